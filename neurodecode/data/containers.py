@@ -1,0 +1,379 @@
+"""The two core containers: :class:`TrialData` (one subject, one modality) and
+:class:`StimulusSet` (what was shown).
+
+Modality is data, not a class: fMRI betas are ``(n_trials, n_voxels)``; MEG, EEG and SEEG
+epochs are ``(n_trials, n_channels, n_times)``. Arrays may be memory-mapped (``np.memmap``,
+h5py-backed views): nothing here copies ``X`` unless asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from neurodecode.data.errors import DataError
+
+MODALITIES = ("fmri", "meg", "eeg", "seeg", "ecog", "fc", "features")
+TIMESERIES_MODALITIES = ("meg", "eeg", "seeg", "ecog")
+
+
+@dataclass
+class TrialData:
+    """Trials of one subject in one modality.
+
+    Parameters
+    ----------
+    X : array, shape (n_trials, n_features) or (n_trials, n_channels, n_times)
+        Single-trial responses: fMRI betas (a.u., usually z-scored) or sensor time courses
+        (SI units as in MNE: T, T/m, V).
+    subject : str
+        Subject identifier, e.g. ``"1"`` or ``"sub-01"``.
+    modality : str
+        One of :data:`MODALITIES`.
+    y : array, shape (n_trials,), optional
+        Labels (class codes or continuous targets).
+    stimulus_ids : array, shape (n_trials,), optional
+        Identifier of the stimulus of each trial (index into a :class:`StimulusSet`).
+    metadata : DataFrame, optional
+        One row per trial: session, run, repetition, split, onset...
+    info : dict
+        Sensors: ``sfreq`` (Hz), ``ch_names``, ``ch_types``, ``ch_pos`` (n_channels, 3, metres),
+        ``tmin`` (s). fMRI: ``affine`` (4x4), ``mask`` (3-D bool), ``voxel_coords``
+        (n_voxels, 3, mm), ``shape`` (3-D).
+    """
+
+    X: Any
+    subject: str
+    modality: str
+    y: np.ndarray | None = None
+    stimulus_ids: np.ndarray | None = None
+    metadata: pd.DataFrame | None = None
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.subject = str(self.subject)
+        if self.modality not in MODALITIES:
+            raise DataError(f"unknown modality {self.modality!r}; expected one of {MODALITIES}")
+        ndim = len(self.X.shape)
+        expected = 3 if self.modality in TIMESERIES_MODALITIES else 2
+        if ndim != expected:
+            raise DataError(
+                f"subject {self.subject}: {self.modality} data must have {expected} dimensions "
+                f"({'trials, channels, times' if expected == 3 else 'trials, features'}), "
+                f"got shape {tuple(self.X.shape)}"
+            )
+        n = self.X.shape[0]
+        if self.y is not None:
+            self.y = np.asarray(self.y)
+            _check_len("y", self.y, n, self.subject)
+        if self.stimulus_ids is not None:
+            self.stimulus_ids = np.asarray(self.stimulus_ids)
+            _check_len("stimulus_ids", self.stimulus_ids, n, self.subject)
+        if self.metadata is None:
+            self.metadata = pd.DataFrame(index=pd.RangeIndex(n))
+        elif len(self.metadata) != n:
+            raise DataError(
+                f"subject {self.subject}: metadata has {len(self.metadata)} rows for {n} trials"
+            )
+        else:
+            self.metadata = self.metadata.reset_index(drop=True)
+
+    # ------------------------------------------------------------------ basic facts
+    @property
+    def n_trials(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Voxels for fMRI, channels for sensor data."""
+        return int(self.X.shape[1])
+
+    @property
+    def is_timeseries(self) -> bool:
+        return self.modality in TIMESERIES_MODALITIES
+
+    def __len__(self) -> int:
+        return self.n_trials
+
+    def __repr__(self) -> str:
+        shape = "x".join(str(s) for s in self.X.shape)
+        return f"TrialData(subject={self.subject!r}, modality={self.modality!r}, X={shape})"
+
+    # ------------------------------------------------------------------ selection
+    def select(self, index: Sequence[int] | np.ndarray | slice) -> TrialData:
+        """Trials at ``index`` (positions or a boolean mask). Reads only those rows."""
+        if isinstance(index, slice):
+            idx = np.arange(self.n_trials)[index]
+        else:
+            idx = np.asarray(index)
+            if idx.dtype == bool:
+                if idx.shape != (self.n_trials,):
+                    raise DataError(
+                        f"boolean mask of length {idx.shape[0]} for {self.n_trials} trials"
+                    )
+                idx = np.flatnonzero(idx)
+        idx = idx.astype(int)
+        return replace(
+            self,
+            X=take_rows(self.X, idx),
+            y=None if self.y is None else self.y[idx],
+            stimulus_ids=None if self.stimulus_ids is None else self.stimulus_ids[idx],
+            metadata=self.metadata.iloc[idx].reset_index(drop=True),
+            info=dict(self.info),
+        )
+
+    def load(self) -> TrialData:
+        """Return a copy whose ``X`` is an in-memory float array."""
+        return replace(self, X=np.asarray(self.X), info=dict(self.info))
+
+    def average_repetitions(self) -> TrialData:
+        """Average trials that share a stimulus id (the NSD test protocol).
+
+        Returns one trial per unique stimulus, ordered by first appearance; ``metadata``
+        keeps the first row of each group plus ``n_repetitions``.
+        """
+        if self.stimulus_ids is None:
+            raise DataError(f"subject {self.subject}: averaging repetitions needs stimulus_ids")
+        ids, first, inverse, counts = np.unique(
+            self.stimulus_ids, return_index=True, return_inverse=True, return_counts=True
+        )
+        order = np.argsort(first)
+        X = np.asarray(self.X, dtype=np.float64)
+        sums = np.zeros((len(ids),) + X.shape[1:])
+        np.add.at(sums, inverse, X)
+        means = (sums / counts.reshape((-1,) + (1,) * (X.ndim - 1)))[order]
+        meta = self.metadata.iloc[first[order]].reset_index(drop=True)
+        meta["n_repetitions"] = counts[order]
+        return replace(
+            self,
+            X=means.astype(np.asarray(self.X[:1]).dtype, copy=False),
+            y=None if self.y is None else self.y[first[order]],
+            stimulus_ids=ids[order],
+            metadata=meta,
+            info=dict(self.info),
+        )
+
+    # ------------------------------------------------------------------ conversions
+    def to_epochs(self):
+        """Convert sensor data to :class:`mne.EpochsArray` (labels become event codes)."""
+        import mne
+
+        if not self.is_timeseries:
+            raise DataError(f"subject {self.subject}: only sensor data converts to mne.Epochs")
+        for key in ("sfreq", "ch_names", "ch_types"):
+            if key not in self.info:
+                raise DataError(f"subject {self.subject}: info lacks {key!r} for mne.Epochs")
+        info = mne.create_info(
+            list(self.info["ch_names"]), float(self.info["sfreq"]), list(self.info["ch_types"])
+        )
+        pos = self.info.get("ch_pos")
+        if pos is not None:
+            montage = mne.channels.make_dig_montage(
+                dict(zip(self.info["ch_names"], np.asarray(pos), strict=True)), coord_frame="head"
+            )
+            info.set_montage(montage, on_missing="ignore")
+        codes, event_id = _event_codes(self.y, self.n_trials)
+        events = np.column_stack(
+            [np.arange(self.n_trials), np.zeros(self.n_trials, int), codes]
+        ).astype(int)
+        return mne.EpochsArray(
+            np.asarray(self.X),
+            info,
+            events=events,
+            tmin=float(self.info.get("tmin", 0.0)),
+            event_id=event_id,
+            metadata=self.metadata.copy(),
+            verbose="error",
+        )
+
+    @classmethod
+    def from_epochs(
+        cls,
+        epochs,
+        subject: str,
+        modality: str | None = None,
+        stimulus_ids: np.ndarray | None = None,
+        label_map: dict | None = None,
+    ) -> TrialData:
+        """Build from :class:`mne.Epochs`; labels are the event names (or ``label_map`` values)."""
+        codes = epochs.events[:, 2]
+        names = {v: k for k, v in epochs.event_id.items()}
+        y = np.array([names.get(c, c) for c in codes])
+        if label_map is not None:
+            y = np.array([label_map[v] for v in y])
+        types = epochs.get_channel_types()
+        if modality is None:
+            modality = _dominant_modality(types)
+        pos = np.array([ch["loc"][:3] for ch in epochs.info["chs"]])
+        meta = epochs.metadata.reset_index(drop=True) if epochs.metadata is not None else None
+        return cls(
+            X=epochs.get_data(copy=False),
+            subject=subject,
+            modality=modality,
+            y=y,
+            stimulus_ids=stimulus_ids,
+            metadata=meta,
+            info=dict(
+                sfreq=float(epochs.info["sfreq"]),
+                ch_names=list(epochs.ch_names),
+                ch_types=list(types),
+                ch_pos=pos,
+                tmin=float(epochs.tmin),
+            ),
+        )
+
+    def to_nifti(self):
+        """fMRI trials as a 4-D :class:`nibabel.Nifti1Image` (one volume per trial)."""
+        import nibabel as nib
+
+        if self.modality != "fmri":
+            raise DataError(f"subject {self.subject}: only fMRI data converts to NIfTI")
+        for key in ("mask", "affine"):
+            if key not in self.info:
+                raise DataError(f"subject {self.subject}: info lacks {key!r} for NIfTI output")
+        mask = np.asarray(self.info["mask"], dtype=bool)
+        if mask.sum() != self.n_features:
+            raise DataError(
+                f"subject {self.subject}: mask has {int(mask.sum())} voxels, data has "
+                f"{self.n_features}"
+            )
+        vol = np.zeros(mask.shape + (self.n_trials,), dtype=np.float32)
+        vol[mask] = np.asarray(self.X, dtype=np.float32).T
+        return nib.Nifti1Image(vol, np.asarray(self.info["affine"], dtype=float))
+
+    @classmethod
+    def from_nifti(cls, img, mask_img, subject: str, **kwargs) -> TrialData:
+        """Build from a 4-D image (one volume per trial) and a 3-D mask image."""
+        from neurodecode.data.fmri import load_beta_series
+
+        return load_beta_series(img, mask_img, subject=subject, **kwargs)
+
+
+def _check_len(name: str, arr: np.ndarray, n: int, subject: str) -> None:
+    if arr.shape[0] != n:
+        raise DataError(f"subject {subject}: {name} has {arr.shape[0]} entries for {n} trials")
+
+
+def _event_codes(y: np.ndarray | None, n_trials: int) -> tuple[np.ndarray, dict]:
+    """Integer event codes (1, 2, ...) for labels, in order of first appearance."""
+    if y is None:
+        return np.ones(n_trials, int), {"trial": 1}
+    values = list(dict.fromkeys(y.tolist()))
+    event_id = {str(v): i + 1 for i, v in enumerate(values)}
+    codes = np.array([event_id[str(v)] for v in y.tolist()])
+    return codes, event_id
+
+
+def _dominant_modality(types: Sequence[str]) -> str:
+    for kind in ("seeg", "ecog", "eeg"):
+        if kind in types:
+            return kind
+    if any(t in ("mag", "grad") for t in types):
+        return "meg"
+    raise DataError(f"no MEG/EEG/SEEG channels among types {sorted(set(types))}")
+
+
+def take_rows(X: Any, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` of an in-memory, memmapped or h5py array, reading only those rows.
+
+    h5py needs increasing indices, so rows are read sorted and put back in order.
+    """
+    if isinstance(X, np.ndarray):
+        return X[idx]
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    unique, inverse = np.unique(sorted_idx, return_inverse=True)
+    block = np.asarray(X[unique.tolist()] if len(unique) else X[0:0])
+    out = np.empty_like(block[inverse])
+    out[order] = block[inverse]
+    return out
+
+
+@dataclass
+class StimulusSet:
+    """What was shown: ids, images (in memory or lazily loaded paths), captions.
+
+    Parameters
+    ----------
+    ids : array, shape (n_stimuli,)
+        Unique identifiers, matched against :attr:`TrialData.stimulus_ids`.
+    images : array (n_stimuli, H, W, 3) uint8, or list of paths, optional
+        Paths are read on access with Pillow.
+    captions : list of str, optional
+    attributes : DataFrame, optional
+        Per-stimulus content (for synthetic worlds: shape, colour, position...).
+    """
+
+    ids: np.ndarray
+    images: Any = None
+    captions: list[str] | None = None
+    attributes: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        self.ids = np.asarray(self.ids)
+        n = len(self.ids)
+        if len(np.unique(self.ids)) != n:
+            raise DataError("StimulusSet ids must be unique")
+        for name in ("images", "captions", "attributes"):
+            value = getattr(self, name)
+            if value is not None and len(value) != n:
+                raise DataError(f"StimulusSet {name} has {len(value)} entries for {n} ids")
+        if self.attributes is not None:
+            self.attributes = self.attributes.reset_index(drop=True)
+        self._position = {v: i for i, v in enumerate(self.ids.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def index_of(self, ids: Sequence | np.ndarray) -> np.ndarray:
+        """Positions of ``ids`` in this set; unknown ids raise :class:`DataError`."""
+        try:
+            return np.array([self._position[v] for v in np.asarray(ids).tolist()], dtype=int)
+        except KeyError as err:
+            raise DataError(f"stimulus id {err.args[0]!r} is not in the StimulusSet") from None
+
+    def get_images(self, ids: Sequence | np.ndarray | None = None) -> np.ndarray:
+        """Images for ``ids`` (all if None) as uint8 ``(n, H, W, 3)``."""
+        if self.images is None:
+            raise DataError("this StimulusSet has no images")
+        pos = np.arange(len(self)) if ids is None else self.index_of(ids)
+        if isinstance(self.images, np.ndarray):
+            return self.images[pos]
+        return np.stack([_read_image(self.images[i]) for i in pos])
+
+    def get_captions(self, ids: Sequence | np.ndarray | None = None) -> list[str]:
+        if self.captions is None:
+            raise DataError("this StimulusSet has no captions")
+        pos = np.arange(len(self)) if ids is None else self.index_of(ids)
+        return [self.captions[i] for i in pos]
+
+    def subset(self, ids: Sequence | np.ndarray) -> StimulusSet:
+        pos = self.index_of(ids)
+        images = None
+        if self.images is not None:
+            images = (
+                self.images[pos]
+                if isinstance(self.images, np.ndarray)
+                else [self.images[i] for i in pos]
+            )
+        return StimulusSet(
+            ids=self.ids[pos],
+            images=images,
+            captions=None if self.captions is None else [self.captions[i] for i in pos],
+            attributes=None if self.attributes is None else self.attributes.iloc[pos],
+        )
+
+
+def _read_image(path: str | Path) -> np.ndarray:
+    from PIL import Image
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: image file not found")
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
