@@ -1,0 +1,150 @@
+"""Functional connectivity: ROI time series → connectivity matrices → edge vectors and back.
+
+Edge vectors hold the strict upper triangle of a symmetric ``(n_rois, n_rois)`` matrix in
+row-major order (``numpy.triu_indices(n_rois, k=1)``), the layout used by ABIDE-PCP derived
+datasets and by DemoVAE: 264 ROIs give 34,716 edges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from neurodecode.data.errors import DataError
+
+KINDS = ("correlation", "partial correlation", "covariance", "precision", "tangent")
+
+
+def n_rois_from_edges(n_edges: int) -> int:
+    """Number of ROIs whose strict upper triangle has ``n_edges`` entries."""
+    n = int(round((1 + np.sqrt(1 + 8 * n_edges)) / 2))
+    if n * (n - 1) // 2 != n_edges:
+        raise DataError(
+            f"{n_edges} edges is not the upper triangle of any square matrix "
+            f"(expected n*(n-1)/2, e.g. {n * (n - 1) // 2} for {n} ROIs)"
+        )
+    return n
+
+
+def upper_triangle(matrices: np.ndarray) -> np.ndarray:
+    """Strict upper triangles of symmetric matrices.
+
+    Parameters
+    ----------
+    matrices : array, shape (..., n_rois, n_rois)
+
+    Returns
+    -------
+    edges : array, shape (..., n_rois * (n_rois - 1) / 2)
+    """
+    matrices = np.asarray(matrices)
+    if matrices.ndim < 2 or matrices.shape[-1] != matrices.shape[-2]:
+        raise DataError(f"expected square matrices (..., n, n), got shape {matrices.shape}")
+    rows, cols = np.triu_indices(matrices.shape[-1], k=1)
+    return matrices[..., rows, cols]
+
+
+def from_upper_triangle(edges: np.ndarray, diagonal: float = 1.0) -> np.ndarray:
+    """Symmetric matrices from strict upper triangles (inverse of :func:`upper_triangle`).
+
+    Parameters
+    ----------
+    edges : array, shape (..., n_edges)
+    diagonal : float
+        Value put on the diagonal (1 for correlation matrices).
+
+    Returns
+    -------
+    matrices : array, shape (..., n_rois, n_rois)
+    """
+    edges = np.asarray(edges)
+    n = n_rois_from_edges(edges.shape[-1])
+    out = np.zeros(edges.shape[:-1] + (n, n), dtype=np.result_type(edges.dtype, np.float32))
+    rows, cols = np.triu_indices(n, k=1)
+    out[..., rows, cols] = edges
+    out[..., cols, rows] = edges
+    idx = np.arange(n)
+    out[..., idx, idx] = diagonal
+    return out
+
+
+def zero_variance_rois(timeseries: np.ndarray) -> np.ndarray:
+    """Boolean mask of ROIs whose time series is constant, shape (n_rois,)."""
+    return np.ptp(np.asarray(timeseries), axis=0) == 0
+
+
+def connectivity_matrices(
+    timeseries: Sequence[np.ndarray],
+    kind: str = "correlation",
+    shrinkage: bool = False,
+    zero_variance: str = "raise",
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """Connectivity matrices of several participants with nilearn's ``ConnectivityMeasure``.
+
+    Parameters
+    ----------
+    timeseries : sequence of arrays, each shape (n_times, n_rois)
+        One array per participant (BOLD signal per ROI, any unit); ``n_times`` may differ.
+    kind : str
+        One of :data:`KINDS` (nilearn's estimators).
+    shrinkage : bool
+        False: empirical covariance (Pearson correlation, as ABIDE-PCP and DemoVAE use);
+        True: Ledoit-Wolf shrinkage (nilearn's default).
+    zero_variance : {"raise", "zero"}
+        What to do with ROIs whose signal is constant (outside the field of view, empty
+        parcel): raise a :class:`DataError`, or give them zero connectivity to every other ROI
+        (and 1 on the diagonal for correlations). Not available for ``kind="tangent"``, which
+        needs the same ROIs in every participant.
+    names : sequence of str, optional
+        Participant names used in error messages.
+
+    Returns
+    -------
+    matrices : array, shape (n_participants, n_rois, n_rois)
+    """
+    from nilearn.connectome import ConnectivityMeasure
+    from sklearn.covariance import EmpiricalCovariance, LedoitWolf
+
+    if kind not in KINDS:
+        raise DataError(f"unknown connectivity kind {kind!r}; expected one of {KINDS}")
+    if zero_variance not in ("raise", "zero"):
+        raise DataError(f"zero_variance must be 'raise' or 'zero', got {zero_variance!r}")
+    if len(timeseries) == 0:
+        raise DataError("no time series given")
+    names = [str(i) for i in range(len(timeseries))] if names is None else list(names)
+    series = [np.asarray(ts, dtype=np.float64) for ts in timeseries]
+    n_rois = series[0].shape[1] if series[0].ndim == 2 else -1
+    constant = []
+    for name, ts in zip(names, series, strict=True):
+        if ts.ndim != 2 or ts.shape[1] != n_rois:
+            raise DataError(
+                f"participant {name}: expected time series of shape (n_times, {n_rois}), "
+                f"got {ts.shape}; all participants must use the same atlas"
+            )
+        if ts.shape[0] < 3:
+            raise DataError(f"participant {name}: {ts.shape[0]} time points, need at least 3")
+        if not np.isfinite(ts).all():
+            raise DataError(f"participant {name}: time series contain NaN or infinite values")
+        bad = zero_variance_rois(ts)
+        if bad.any() and (zero_variance == "raise" or kind == "tangent"):
+            raise DataError(
+                f"participant {name}: ROIs {np.flatnonzero(bad).tolist()} have zero variance; "
+                "drop them from the atlas, or pass zero_variance='zero' (not with 'tangent')"
+            )
+        constant.append(bad)
+
+    def measure() -> ConnectivityMeasure:
+        estimator = LedoitWolf(store_precision=False) if shrinkage else EmpiricalCovariance()
+        return ConnectivityMeasure(cov_estimator=estimator, kind=kind, standardize=False)
+
+    if not any(bad.any() for bad in constant):
+        return np.asarray(measure().fit_transform(series))
+    out = np.zeros((len(series), n_rois, n_rois))
+    diagonal = 1.0 if kind in ("correlation", "partial correlation") else 0.0
+    for i, (ts, bad) in enumerate(zip(series, constant, strict=True)):
+        keep = np.flatnonzero(~bad)
+        out[i][np.ix_(keep, keep)] = measure().fit_transform([ts[:, keep]])[0]
+        out[i, bad, bad] = diagonal
+    return out
