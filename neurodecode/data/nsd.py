@@ -1,0 +1,464 @@
+"""NSD-style HDF5 single-trial betas: one file per scan session plus a trial table.
+
+The Natural Scenes Dataset (Allen et al., 2022, Nat. Neurosci. 25:116) ships betas as
+``betas_sessionNN.hdf5`` files whose dataset ``/betas`` holds int16 values equal to percent
+signal change x 300, 750 trials per session (written by MATLAB as X x Y x Z x 750, which
+h5py sees as ``(750, Z, Y, X)``), and a behavioural table (``responses.tsv``: SESSION, RUN,
+TRIAL, 73KID, ...) listing the trials of each session in order.
+
+neurodecode writes the same family, reduced to the voxels of a mask::
+
+    out_dir/
+      betas_session01.hdf5   /betas int16 (n_trials_in_session, n_voxels), attrs scale, subject
+      betas_session02.hdf5   ...
+      trials.tsv             session, trial (1-based within session), stimulus_id,
+                             repetition (0-based), split, y, other metadata
+      mask.nii.gz            the 3-D mask whose voxels (C order) are the columns
+
+Row-major storage makes a subset of trials a read of only those rows.
+:func:`load_nsd_betas` also reads real NSD volume files (4-D ``/betas``) with an ROI mask
+such as ``nsdgeneral`` and NSD's ``responses.tsv``. Nothing is read until ``X`` is indexed:
+``X`` is a :class:`HDF5Betas`, a lazy array that opens the session files on access.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from neurodecode._files import atomic_path
+from neurodecode.data.containers import TrialData, take_rows
+from neurodecode.data.errors import DataError
+from neurodecode.data.fmri import (
+    _check_grid,
+    _load_mask,
+    fmri_info,
+    read_table,
+    split_trial_table,
+    trial_table,
+    write_table,
+)
+
+SCALE = 300.0
+"""int16 value = percent signal change x SCALE (NSD's convention)."""
+DATASET = "betas"
+TRIAL_TABLE = "trials.tsv"
+MASK_FILE = "mask.nii.gz"
+TRIALS_PER_SESSION = 750
+_SESSION_FILE = re.compile(r"betas_session(\d+)\.hdf5$")
+_READ_BYTES = 64 * 2**20  # largest block read from a file at once
+
+
+def session_file(session: int) -> str:
+    """File name of a session, e.g. ``betas_session01.hdf5``."""
+    return f"betas_session{int(session):02d}.hdf5"
+
+
+class HDF5Betas:
+    """Lazy ``(n_trials, n_voxels)`` float32 view of NSD-style session files.
+
+    Rows are trials (in session-file order, or any subset/permutation of them); columns are
+    voxels. Indexing with an int, slice, index array or boolean mask reads only the requested
+    rows (sorted, in contiguous runs, at most ~64 MB per read) and returns a float32 array
+    in percent signal change (stored integers / scale). ``np.asarray(x)`` reads everything.
+    :meth:`take` returns a smaller lazy view without reading.
+
+    Parameters
+    ----------
+    files : sequence of path
+        Session files, in order.
+    counts : sequence of int
+        Rows (trials) of each file.
+    rows : array of int, optional
+        Positions in the concatenation of all files (default: all, in order).
+    voxels : array of int, optional
+        Columns to keep: positions in a 2-D file's columns, or flat indices into a 4-D file's
+        ``(Z, Y, X)`` volume. Default: all columns of a 2-D file.
+    scales : sequence of float
+        Divisor of each file's stored values.
+    """
+
+    def __init__(self, files, counts, rows=None, voxels=None, scales=None, n_columns=None):
+        self.files = tuple(str(f) for f in files)
+        self.counts = np.asarray(counts, dtype=int)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
+        self.rows = np.arange(self.offsets[-1]) if rows is None else np.asarray(rows, int)
+        self.voxels = None if voxels is None else np.asarray(voxels, dtype=int)
+        self.scales = np.full(len(self.files), SCALE) if scales is None else np.asarray(scales)
+        n_cols = len(self.voxels) if self.voxels is not None else n_columns
+        if n_cols is None:
+            raise ValueError("give voxels or n_columns")
+        self.shape = (len(self.rows), int(n_cols))
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return f"HDF5Betas(shape={self.shape}, files={len(self.files)})"
+
+    def take(self, index) -> HDF5Betas:
+        """Lazy view of rows ``index`` (positions, slice or boolean mask); reads nothing."""
+        return HDF5Betas(
+            self.files, self.counts, self.rows[index], self.voxels, self.scales, self.shape[1]
+        )
+
+    def __getitem__(self, key) -> np.ndarray:
+        cols = slice(None)
+        if isinstance(key, tuple):
+            key, cols = key[0], key[1] if len(key) > 1 else slice(None)
+        rows = self.rows[key]
+        out = self._read(np.atleast_1d(rows))
+        out = out[:, cols]
+        return out[0] if np.ndim(rows) == 0 else out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._read(self.rows)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        import h5py
+
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for f in np.unique(which):
+            dest = np.flatnonzero(which == f)
+            local = rows[dest] - self.offsets[f]
+            order = np.argsort(local, kind="stable")
+            local, dest = local[order], dest[order]
+            with h5py.File(self.files[f], "r") as handle:
+                ds = handle[DATASET]
+                row_bytes = int(np.prod(ds.shape[1:])) * ds.dtype.itemsize
+                step = max(1, _READ_BYTES // row_bytes)
+                for start, stop, pos in _runs(local, step):
+                    block = ds[start:stop].reshape(stop - start, -1)
+                    if self.voxels is not None:
+                        block = block[:, self.voxels]
+                    if block.dtype.kind == "f" and not np.isfinite(block).all():
+                        raise DataError(f"{self.files[f]}: NaN/inf betas in rows {start}-{stop}")
+                    values = block.astype(np.float32)
+                    values /= np.float32(self.scales[f])
+                    out[dest[pos]] = values[local[pos] - start]
+        return out
+
+
+def _runs(sorted_rows: np.ndarray, step: int):
+    """Contiguous ranges ``(start, stop, positions)`` covering sorted rows, ≤ ``step`` long.
+
+    Repeated rows stay in one range, so a range never spans more rows than positions.
+    """
+    breaks = np.flatnonzero(np.diff(sorted_rows) > 1) + 1
+    for seg in np.split(np.arange(len(sorted_rows)), breaks):
+        for first in range(0, len(seg), step):
+            pos = seg[first : first + step]
+            yield sorted_rows[pos[0]], sorted_rows[pos[-1]] + 1, pos
+
+
+# ---------------------------------------------------------------------------- writing
+def write_nsd_betas(
+    data: TrialData,
+    out_dir: str | os.PathLike,
+    scale: float = SCALE,
+    trials_per_session: int = TRIALS_PER_SESSION,
+    block_trials: int = 500,
+) -> list[Path]:
+    """Write fMRI trials as NSD-style session files, a trial table and the mask.
+
+    Parameters
+    ----------
+    data : TrialData
+        fMRI betas (n_trials, n_voxels), with ``info["mask"]`` and ``info["affine"]``. ``X``
+        may be any array-like with row indexing (e.g. a memmap); it is read ``block_trials``
+        rows at a time.
+    out_dir : path
+        Folder for ``betas_sessionNN.hdf5``, ``trials.tsv`` and ``mask.nii.gz``. It must not
+        hold other ``betas_session*.hdf5`` files.
+    scale : float
+        Stored int16 = round(beta x scale); NSD uses 300 for percent signal change. Values
+        beyond the int16 range raise :class:`DataError`.
+    trials_per_session : int
+        Used when ``metadata`` has no ``session`` column: consecutive blocks of trials
+        become sessions 1, 2, ...
+    block_trials : int
+        Rows converted and written at a time (bounds memory).
+
+    Returns
+    -------
+    list of Path
+        Session files, then the trial table and the mask. Trials are stored grouped by
+        session (stable order within a session), which is the order
+        :func:`load_nsd_betas` returns. All files appear together or not at all.
+    """
+    import h5py
+    import nibabel as nib
+
+    if data.modality != "fmri":
+        raise DataError(f"subject {data.subject}: NSD betas are fMRI, got {data.modality}")
+    for key in ("mask", "affine"):
+        if key not in data.info:
+            raise DataError(f"subject {data.subject}: info lacks {key!r} (needed for mask.nii.gz)")
+    mask = np.asarray(data.info["mask"], dtype=bool)
+    if int(mask.sum()) != data.n_features:
+        raise DataError(
+            f"subject {data.subject}: mask has {int(mask.sum())} voxels, data {data.n_features}"
+        )
+    limit = np.iinfo(np.int16).max / scale
+    out = Path(out_dir)
+    table = trial_table(data)
+    if "session" in table:
+        sessions = table["session"].to_numpy()
+        if not np.issubdtype(sessions.dtype, np.integer) or sessions.min() < 1:
+            raise DataError(f"subject {data.subject}: metadata['session'] must be integers >= 1")
+    else:
+        sessions = np.arange(data.n_trials) // trials_per_session + 1
+    order = np.argsort(sessions, kind="stable")
+    table = table.iloc[order].reset_index(drop=True)
+    table["session"] = sessions[order]
+    table["trial"] = table.groupby("session").cumcount() + 1  # renumbered within session
+    if "repetition" not in table and "stimulus_id" in table:
+        table["repetition"] = table.groupby("stimulus_id", sort=False).cumcount()
+    first = [c for c in ("session", "trial", "stimulus_id", "repetition", "split") if c in table]
+    table = table[first + [c for c in table if c not in first]]
+
+    written = {p.name for p in out.glob("betas_session*.hdf5")} if out.is_dir() else set()
+    unique = np.unique(sessions)
+    stale = written - {session_file(s) for s in unique}
+    if stale:
+        raise DataError(
+            f"{out}: holds other session files {sorted(stale)}; write into an empty folder"
+        )
+    paths = [out / session_file(s) for s in unique] + [out / TRIAL_TABLE, out / MASK_FILE]
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_path(p)) for p in paths]
+        for s, tmp in zip(unique, tmps[: len(unique)], strict=True):
+            idx = order[sessions[order] == s]
+            with h5py.File(tmp, "w") as handle:
+                ds = handle.create_dataset(DATASET, (len(idx), data.n_features), dtype=np.int16)
+                handle.attrs.update(
+                    scale=scale, subject=data.subject, session=int(s), layout="trials x voxels"
+                )
+                for start in range(0, len(idx), block_trials):
+                    block = np.asarray(take_rows(data.X, idx[start : start + block_trials]))
+                    if not np.isfinite(block).all():
+                        raise DataError(f"subject {data.subject}: NaN/inf betas in session {s}")
+                    peak = float(np.abs(block).max(initial=0.0))
+                    if peak > limit:
+                        raise DataError(
+                            f"subject {data.subject}: |beta| up to {peak:.4g} exceeds the int16 "
+                            f"range at scale {scale:g} (max {limit:.4g}); pass a smaller scale"
+                        )
+                    ds[start : start + len(block)] = np.rint(block * scale).astype(np.int16)
+        write_table(table, tmps[-2])
+        nib.save(nib.Nifti1Image(mask.astype(np.uint8), data.info["affine"]), tmps[-1])
+    return paths
+
+
+# ---------------------------------------------------------------------------- reading
+def _session_files(source, sessions: Sequence[int] | None) -> tuple[dict[int, Path], Path]:
+    """Session number → file, and the folder to look for the trial table and mask in."""
+    if isinstance(source, str | os.PathLike) and Path(source).is_dir():
+        folder = Path(source)
+        found = sorted(folder.glob("betas_session*.hdf5"))
+        if not found:
+            raise DataError(f"{folder}: no betas_sessionNN.hdf5 files")
+    else:
+        found = [Path(p) for p in ([source] if isinstance(source, str | os.PathLike) else source)]
+        if not found:
+            raise DataError("no HDF5 betas files given")
+        folder = found[0].parent
+    files = {}
+    for path in found:
+        match = _SESSION_FILE.search(path.name)
+        if match is None:
+            raise DataError(f"{path}: name must be betas_sessionNN.hdf5 (NN the session)")
+        if not path.exists():
+            raise DataError(f"{path}: HDF5 betas file not found")
+        files[int(match.group(1))] = path
+    if sessions is not None:
+        missing = sorted(set(int(s) for s in sessions) - set(files))
+        if missing:
+            raise DataError(f"{folder}: no files for session(s) {missing}; found {sorted(files)}")
+        files = {s: files[s] for s in sorted(set(int(s) for s in sessions))}
+    return dict(sorted(files.items())), folder
+
+
+def _open_dataset(path: Path, subject: str) -> tuple[tuple, float]:
+    """Shape and scale of a file's ``/betas``; checks it is readable and the subject."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            if DATASET not in handle:
+                raise DataError(f"{path}: no '/{DATASET}' dataset; found {list(handle)}")
+            ds = handle[DATASET]
+            shape, kind = ds.shape, ds.dtype.kind
+            scale = float(handle.attrs.get("scale", SCALE if kind in "iu" else 1.0))
+            owner = handle.attrs.get("subject")
+    except OSError as err:
+        raise DataError(f"{path}: not a readable HDF5 file ({err})") from None
+    if len(shape) not in (2, 4):
+        raise DataError(
+            f"{path}: /{DATASET} must be (trials, voxels) or (trials, Z, Y, X), found {shape}"
+        )
+    if owner is not None and str(owner) != str(subject):
+        raise DataError(f"{path}: holds subject {owner!r}, not {subject!r}")
+    return shape, scale
+
+
+def _nsd_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Our trial-table columns from NSD's ``responses.tsv`` (SESSION, RUN, 73KID, ...)."""
+    if "73KID" not in table or "SESSION" not in table:
+        return table
+    out = table.rename(columns={"73KID": "stimulus_id"})
+    out.columns = [c.lower() for c in out.columns]
+    out = out.drop(columns=[c for c in ("subject", "trial") if c in out])
+    out.insert(1, "trial", out.groupby("session").cumcount() + 1)
+    return out
+
+
+def _trial_table(trial_table, folder: Path, files: dict[int, Path], counts: dict) -> pd.DataFrame:
+    """Rows of the selected sessions, in file order, checked against the file lengths."""
+    if trial_table is None:
+        trial_table = folder / TRIAL_TABLE
+        if not trial_table.exists():
+            raise DataError(
+                f"{folder}: no {TRIAL_TABLE}; pass trial_table= (ours or NSD's responses.tsv)"
+            )
+    table, name = read_table(trial_table, "trial table")
+    table = _nsd_table(table)
+    if "session" not in table:
+        raise DataError(f"{name}: needs a 'session' column; found {list(table.columns)}")
+    if "trial" not in table:
+        table["trial"] = table.groupby("session").cumcount() + 1
+    table = table[table["session"].isin(list(files))]
+    table = table.sort_values(["session", "trial"], kind="stable").reset_index(drop=True)
+    for s, path in files.items():
+        trials = table.loc[table["session"] == s, "trial"].to_numpy()
+        if len(trials) != counts[s]:
+            raise DataError(
+                f"{name}: lists {len(trials)} trials for session {s} but {path} has "
+                f"{counts[s]} rows; the table and the betas files do not match"
+            )
+        if not np.array_equal(trials, np.arange(1, counts[s] + 1)):
+            raise DataError(f"{name}: session {s} trials must be numbered 1..{counts[s]}")
+    if "repetition" not in table and "stimulus_id" in table:
+        table["repetition"] = table.groupby("stimulus_id", sort=False).cumcount()
+    return table
+
+
+def load_nsd_betas(
+    source: str | os.PathLike | Sequence[str | os.PathLike],
+    subject: str,
+    sessions: Sequence[int] | None = None,
+    trials: Sequence[int] | np.ndarray | None = None,
+    mask: Any = None,
+    trial_table: str | os.PathLike | pd.DataFrame | None = None,
+) -> TrialData:
+    """Lazily load NSD-style HDF5 betas (ours or NSD's own volume files).
+
+    Parameters
+    ----------
+    source : folder, or list of ``betas_sessionNN.hdf5`` paths
+        The folder also holds ``trials.tsv`` and ``mask.nii.gz`` unless given below.
+    subject : str
+        Checked against the files' ``subject`` attribute when present.
+    sessions : sequence of int, optional
+        Sessions to load (default all found).
+    trials : array of int or bool, optional
+        Trials to keep: positions (any order) or a boolean mask over the trials of the
+        selected sessions, in (session, trial) order. Nothing is read here either.
+    mask : path or nibabel image, optional
+        Voxels to return. For our masked files: default the stored ``mask.nii.gz``; a
+        smaller mask on the same grid (e.g. an ROI such as ``nsdgeneral``) selects columns.
+        For NSD volume files (4-D ``/betas``): required, on the betas' grid.
+    trial_table : DataFrame or TSV/CSV path, optional
+        Default ``<folder>/trials.tsv``. NSD's ``responses.tsv`` is accepted (73KID becomes
+        ``stimulus_id``; repetitions are counted in trial order).
+
+    Returns
+    -------
+    TrialData
+        ``X`` is a lazy :class:`HDF5Betas` (n_trials, n_voxels) float32 in percent signal
+        change (stored int16 / 300); ``select`` and indexing read only the rows asked for.
+        ``metadata`` has session, trial (1-based within session), repetition, split... and
+        ``info`` affine, mask, voxel_coords, shape.
+    """
+    files, folder = _session_files(source, sessions)
+    shapes, scales = {}, []
+    for s, path in files.items():
+        shape, scale = _open_dataset(path, subject)
+        shapes[s] = shape
+        scales.append(scale)
+    kinds = {shape[1:] for shape in shapes.values()}
+    if len(kinds) != 1:
+        raise DataError(f"{folder}: session files disagree on voxels: {sorted(kinds)}")
+    (per_trial,) = kinds
+    counts = {s: shape[0] for s, shape in shapes.items()}
+    table = _trial_table(trial_table, folder, files, counts)
+
+    if len(per_trial) == 3:  # NSD volume files, (Z, Y, X) as h5py sees MATLAB's X, Y, Z
+        if mask is None:
+            raise DataError(f"{folder}: volume betas need mask= (e.g. the nsdgeneral ROI)")
+        mask_img, roi, mask_name = _load_mask(mask)
+        if roi.shape != per_trial[::-1]:
+            raise DataError(
+                f"{mask_name}: mask shape {roi.shape} does not match the betas volume "
+                f"{per_trial[::-1]} (X, Y, Z) in {next(iter(files.values()))}"
+            )
+        i, j, k = np.nonzero(roi)
+        voxels = np.ravel_multi_index((k, j, i), per_trial)
+    else:
+        stored_path = folder / MASK_FILE
+        if not stored_path.exists() and mask is None:
+            raise DataError(f"{folder}: no {MASK_FILE}; pass mask= (the voxels of the columns)")
+        stored_img, stored, stored_name = _load_mask(stored_path if stored_path.exists() else mask)
+        if int(stored.sum()) != per_trial[0]:
+            raise DataError(
+                f"{stored_name}: mask has {int(stored.sum())} voxels but the betas files have "
+                f"{per_trial[0]} columns"
+            )
+        voxels = None
+        mask_img, roi = stored_img, stored
+        if mask is not None and stored_path.exists():
+            mask_img, roi, mask_name = _load_mask(mask)
+            _check_grid(stored_img, stored_name, mask_img, mask_name)
+            if (roi & ~stored).any():
+                raise DataError(
+                    f"{mask_name}: {int((roi & ~stored).sum())} voxels lie outside the stored "
+                    f"mask {stored_name}; only stored voxels can be read"
+                )
+            voxels = (np.cumsum(stored.ravel()) - 1).reshape(stored.shape)[roi]
+    X = HDF5Betas(
+        list(files.values()),
+        list(counts.values()),
+        voxels=voxels,
+        scales=scales,
+        n_columns=per_trial[0] if len(per_trial) == 1 else None,
+    )
+    if trials is not None:
+        index = np.asarray(trials)
+        if index.dtype == bool and index.shape != (len(table),):
+            raise DataError(f"boolean trials mask of length {len(index)} for {len(table)} trials")
+        out_of_range = index.dtype != bool and len(index) and index.max() >= len(table)
+        if out_of_range or (index.dtype != bool and len(index) and index.min() < 0):
+            raise DataError(
+                f"trial positions must be in 0..{len(table) - 1} (the selected sessions)"
+            )
+        X = X.take(index)
+        table = table.iloc[index].reset_index(drop=True)
+    return TrialData(
+        X=X,
+        subject=subject,
+        modality="fmri",
+        info=fmri_info(roi, mask_img.affine),
+        **split_trial_table(table),
+    )
