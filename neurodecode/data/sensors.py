@@ -419,12 +419,58 @@ def load_raw_epochs(
         Missing or unreadable file, sampling-rate mismatch, unknown event codes, no events
         inside the recording, NaNs in the epochs.
     """
-    import mne
-
     path = Path(path)
     raw = read_raw(path, expected_sfreq=expected_sfreq)
     if ch_pos is not None:
         set_electrode_positions(raw, ch_pos)
+    return epoch_raw(
+        raw,
+        subject,
+        path,
+        events=events,
+        event_id=event_id,
+        tmin=tmin,
+        tmax=tmax,
+        baseline=baseline,
+        picks=picks,
+        l_freq=l_freq,
+        h_freq=h_freq,
+        resample=resample,
+        stim_channel=stim_channel,
+        modality=modality,
+        reject=reject,
+        stimulus_ids=stimulus_ids,
+        metadata=metadata,
+    )
+
+
+def epoch_raw(
+    raw,
+    subject: str,
+    source: str | os.PathLike,
+    *,
+    events=None,
+    event_id: dict[str, int] | None = None,
+    tmin: float = -0.2,
+    tmax: float = 0.5,
+    baseline: tuple | None = None,
+    picks=None,
+    l_freq: float | None = None,
+    h_freq: float | None = None,
+    resample: float | None = None,
+    stim_channel: str | None = None,
+    modality: str | None = None,
+    reject: dict | None = None,
+    stimulus_ids=None,
+    metadata: pd.DataFrame | None = None,
+) -> TrialData:
+    """:func:`load_raw_epochs` for a recording already opened (``source`` names it in errors).
+
+    Filtering loads the data of ``raw`` and changes it in place.
+    """
+    import mne
+
+    path = source
     arr, event_id = find_raw_events(raw, events, event_id, stim_channel, source=path)
     n_events = len(arr)
     meta = _event_metadata(arr, raw, metadata, stimulus_ids, path)
