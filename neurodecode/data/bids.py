@@ -164,7 +164,9 @@ def write_bids(
     raw : mne.io.BaseRaw
         A recording read from a file (copied in its format, or converted as MNE-BIDS
         decides) or made in memory (written as FIF for MEG, BrainVision otherwise).
-        Set ``raw.info["line_freq"]`` (Hz) to record the power-line frequency.
+        Set ``raw.info["line_freq"]`` (Hz) to record the power-line frequency. SEEG/ECoG
+        contact positions need an MRI or template space in iEEG-BIDS: head-frame positions
+        are refused by MNE-BIDS (:class:`DataError`); write such recordings without them.
     bids_root : path-like
         Dataset root (created if needed).
     subject, task, session, run

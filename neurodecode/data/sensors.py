@@ -224,8 +224,9 @@ def find_raw_events(
     ----------
     raw : mne.io.BaseRaw
     events : None, array (n_events, 3), or path
-        None: the stim channel (``stim_channel`` or MNE's default) if it has events, else
-        the annotations. A path: an MNE events file (``*-eve.fif``, ``*.eve``) or a tab-
+        None: the annotations if ``event_id`` names only annotation descriptions, else the
+        stim channel (``stim_channel`` or MNE's default) if it has events, else the
+        annotations. A path: an MNE events file (``*-eve.fif``, ``*.eve``) or a tab-
         separated table with ``onset`` (s from the first sample) and ``trial_type`` and/or
         ``value`` columns (BIDS ``*_events.tsv``).
     event_id : dict of str to int, optional
@@ -245,9 +246,12 @@ def find_raw_events(
     label = str(source or (raw.filenames[0] if raw.filenames else "recording"))
     names: dict[str, int] | None = None
     if events is None:
-        arr = _stim_events(raw, stim_channel)
+        described = set(raw.annotations.description)
+        if stim_channel is None and event_id and set(event_id) <= described:
+            return _events_from_annotations(raw, event_id, label)  # names match annotations
+        arr = _stim_events(raw, stim_channel, label)
         if arr is None or (not len(arr) and stim_channel is None):
-            if len(raw.annotations):
+            if described:
                 return _events_from_annotations(raw, event_id, label)
             raise DataError(
                 f"{label}: no events found (no stim channel events and no annotations); "
@@ -264,7 +268,7 @@ def find_raw_events(
     return _select_codes(arr.astype(np.int64), event_id, names, label)
 
 
-def _stim_events(raw, stim_channel) -> np.ndarray | None:
+def _stim_events(raw, stim_channel, label: str) -> np.ndarray | None:
     """Events of the stim channel, or None when the recording has none."""
     import mne
 
@@ -273,7 +277,7 @@ def _stim_events(raw, stim_channel) -> np.ndarray | None:
     try:
         return mne.find_events(raw, stim_channel=stim_channel, shortest_event=1, verbose="error")
     except ValueError as err:
-        raise DataError(f"stim channel {stim_channel!r}: {err}") from err
+        raise DataError(f"{label}: stim channel {stim_channel!r}: {err}") from err
 
 
 def _events_from_annotations(raw, event_id, label) -> tuple[np.ndarray, dict[str, int]]:

@@ -8,7 +8,10 @@ import pandas as pd
 import pytest
 
 from neurodecode.data import DataError, load_bids_epochs
-from neurodecode.data.bids import write_bids
+
+pytest.importorskip("mne_bids", reason="mne-bids is an optional dependency (extra 'bids')")
+
+from neurodecode.data.bids import write_bids  # noqa: E402
 
 SFREQ = 250.0
 ONSETS = np.array([1.0, 2.5, 4.0, 6.0])
@@ -103,6 +106,18 @@ def test_bad_input_names_the_place(tmp_path):
         load_bids_epochs(tmp_path, "01", "mi", event_id={"up": 3})
     with pytest.raises(DataError, match=r"sub-01_task-mi_eeg.vhdr.*250 Hz, expected 500 Hz"):
         load_bids_epochs(tmp_path, "01", "mi", expected_sfreq=500.0)
+
+
+def test_seeg_goes_to_ieeg(tmp_path):
+    info = mne.create_info(["A1", "A2", "B1"], 256.0, "seeg")
+    data = np.random.default_rng(3).normal(size=(3, 1024)) * 1e-4
+    raw = mne.io.RawArray(data, info, verbose="error")
+    raw.set_annotations(mne.Annotations([1.0, 2.0], [0, 0], ["word", "word"]))
+    out = write_bids(raw, tmp_path, "01", "movie")
+    assert out.parent.name == "ieeg"
+    td = load_bids_epochs(tmp_path, "01", "movie", tmin=0.0, tmax=0.5)
+    assert td.modality == "seeg" and set(td.info["ch_types"]) == {"seeg"}
+    np.testing.assert_allclose(td.X[1], data[:, 512:641], rtol=0, atol=1e-10)
 
 
 def test_real_sample_meg_round_trip(mne_sample_dir, tmp_path):

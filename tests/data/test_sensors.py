@@ -99,6 +99,14 @@ def test_stim_channel_events_and_stimulus_ids(tmp_path):
     np.testing.assert_allclose(td.X, _expected(raw), rtol=1e-6, atol=1e-12)
 
 
+def test_stim_channel_and_annotations_together(tmp_path):
+    path = write_raw(_raw(stim=True), tmp_path / "rec_raw.fif")
+    by_name = load_raw_epochs(path, "s1", event_id=EVENT_ID, tmin=TMIN, tmax=TMAX)
+    by_code = load_raw_epochs(path, "s1", tmin=TMIN, tmax=TMAX)  # the stim channel
+    assert list(by_name.y) == LABELS and list(by_code.y) == ["1", "2", "1", "2", "1"]
+    np.testing.assert_array_equal(by_name.X, by_code.X)
+
+
 def test_dropped_epochs_drop_their_ids(tmp_path):
     raw = _raw()
     raw.set_annotations(mne.Annotations([0.05, 2.0, 7.95], [0, 0, 0], ["a", "b", "a"]))
