@@ -284,7 +284,7 @@ def load_brain_treebank(
                 f"{n_samples} samples; event samples {np.round(onsets).min():.0f}.."
                 f"{np.round(onsets).max():.0f}. Check the events and the trigger table"
             )
-        X = _read_windows(group, picks, first[keep], n_times, paths["h5"]) * scale
+        X = _read_windows(group, picks, first[keep], n_times) * scale
     bad = np.isnan(X).any(axis=(0, 2))
     if bad.any():
         names = [labels[picks[i]] for i in np.flatnonzero(bad)]
@@ -359,16 +359,23 @@ def _data_group(f, labels: list[str], paths: dict[str, Path]):
     return group
 
 
-def _read_windows(group, picks, first: np.ndarray, n_times: int, path: Path) -> np.ndarray:
+def _read_windows(group, picks, first: np.ndarray, n_times: int) -> np.ndarray:
     """Windows (n_events, n_picks, n_times), reading one electrode at a time.
 
-    Only the span covering the windows is read from each electrode dataset.
+    When the windows cover much of the span between the first and the last, that span is
+    read in one go; sparse windows (a few events in a long session) are read one by one.
     """
     lo, hi = int(first.min()), int(first.max()) + n_times
-    offsets = first[:, None] - lo + np.arange(n_times)[None, :]
     out = np.empty((len(first), len(picks), n_times))
+    dense = 4 * len(first) * n_times >= hi - lo
+    offsets = first[:, None] - lo + np.arange(n_times)[None, :]
     for j, i in enumerate(picks):
-        out[:, j, :] = np.asarray(group[f"electrode_{i}"][lo:hi], dtype=float)[offsets]
+        ds = group[f"electrode_{i}"]
+        if dense:
+            out[:, j, :] = np.asarray(ds[lo:hi], dtype=float)[offsets]
+        else:
+            for k, start in enumerate(first):
+                out[k, j, :] = ds[int(start) : int(start) + n_times]
     return out
 
 

@@ -83,6 +83,14 @@ def test_round_trip_and_pause_alignment(session):
     assert abs(td.metadata["sample"][2] - naive) == 2 * SFREQ
 
 
+def test_sparse_windows_read_one_by_one_give_the_same_data(session):
+    root, data, _ = session
+    td = load_brain_treebank(root, 3, 0, [0.5, 5.5], tmin=0.0, tmax=0.05)  # 7 of ~900 samples
+    for k, t in enumerate([0.5, 5.5]):
+        s = int(true_sample(t))
+        np.testing.assert_array_equal(td.X[k], data[:, s : s + 7])
+
+
 def test_alignment_rules_with_and_without_pause_rows():
     marked, unmarked = _triggers(marked=True), _triggers(marked=False)
     resumed = _triggers(marked=True, resume_row=True)
