@@ -240,6 +240,53 @@ def calc_rdm(
     )
 
 
+def calc_rdms(
+    subjects: dict[str, TrialData] | list[TrialData],
+    method: str = "euclidean",
+    by: str | None = None,
+    **kwargs: Any,
+) -> RDMs:
+    """One RDM per subject (and per value of metadata column ``by``, e.g. ``"region"``).
+
+    ``kwargs`` go to :func:`calc_rdm`. Returns the RDMs stacked, with rdm descriptors
+    ``subject`` (and ``by``). All RDMs must share their conditions.
+    """
+    datasets = list(subjects.values()) if isinstance(subjects, dict) else list(subjects)
+    parts = []
+    for data in datasets:
+        if by is None:
+            parts.append(calc_rdm(data, method, **kwargs))
+            continue
+        if by not in data.metadata:
+            raise DataError(f"subject {data.subject}: metadata has no column {by!r}")
+        values = data.metadata[by].to_numpy()
+        for value in dict.fromkeys(values.tolist()):
+            rdm = calc_rdm(data.select(values == value), method, **kwargs)
+            rdm.rdm_descriptors[by] = np.array([value])
+            parts.append(rdm)
+    return stack(parts)
+
+
+def stack(parts: list[RDMs]) -> RDMs:
+    """Concatenate RDMs over the same conditions (rdm descriptors are concatenated)."""
+    if not parts:
+        raise DataError("no RDMs to stack")
+    first = parts[0]
+    for p in parts[1:]:
+        if p.n_cond != first.n_cond or not all(
+            np.array_equal(v, p.pattern_descriptors.get(k)) for k, v in
+            first.pattern_descriptors.items()
+        ):
+            raise DataError("cannot stack RDMs over different conditions")
+    keys = [k for k in first.rdm_descriptors if all(k in p.rdm_descriptors for p in parts)]
+    return RDMs(
+        np.concatenate([p.dissimilarities for p in parts]),
+        measure=first.measure,
+        pattern_descriptors=dict(first.pattern_descriptors),
+        rdm_descriptors={k: np.concatenate([p.rdm_descriptors[k] for p in parts]) for k in keys},
+    )
+
+
 def _patterns(
     data: TrialData | np.ndarray, conditions: str | np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, str]:
