@@ -53,7 +53,7 @@ TRIAL_TABLE = "trials.tsv"
 MASK_FILE = "mask.nii.gz"
 TRIALS_PER_SESSION = 750
 _SESSION_FILE = re.compile(r"betas_session(\d+)\.hdf5$")
-_READ_BYTES = 64 * 2**20  # largest block read from a file at once
+_READ_BYTES = 16 * 2**20  # largest block read from a file at once
 
 
 def session_file(session: int) -> str:
@@ -66,7 +66,7 @@ class HDF5Betas:
 
     Rows are trials (in session-file order, or any subset/permutation of them); columns are
     voxels. Indexing with an int, slice, index array or boolean mask reads only the requested
-    rows (sorted, in contiguous runs, at most ~64 MB per read) and returns a float32 array
+    rows (sorted, in contiguous runs, at most ~16 MB per read) and returns a float32 array
     in percent signal change (stored integers / scale). ``np.asarray(x)`` reads everything.
     :meth:`take` returns a smaller lazy view without reading.
 
@@ -134,21 +134,44 @@ class HDF5Betas:
             dest = np.flatnonzero(which == f)
             local = rows[dest] - self.offsets[f]
             order = np.argsort(local, kind="stable")
-            local, dest = local[order], dest[order]
             with h5py.File(self.files[f], "r") as handle:
                 ds = handle[DATASET]
-                row_bytes = int(np.prod(ds.shape[1:])) * ds.dtype.itemsize
-                step = max(1, _READ_BYTES // row_bytes)
-                for start, stop, pos in _runs(local, step):
-                    block = ds[start:stop].reshape(stop - start, -1)
-                    if self.voxels is not None:
-                        block = block[:, self.voxels]
-                    if block.dtype.kind == "f" and not np.isfinite(block).all():
-                        raise DataError(f"{self.files[f]}: NaN/inf betas in rows {start}-{stop}")
-                    values = block.astype(np.float32)
-                    values /= np.float32(self.scales[f])
-                    out[dest[pos]] = values[local[pos] - start]
+                # NSD's volume files are chunked across all trials of a voxel: read ROI slabs.
+                slabs = ds.ndim == 4 and ds.chunks is not None and ds.chunks[0] > 1
+                fill = self._fill_slabs if slabs else self._fill_rows
+                fill(ds, local[order], dest[order], out, f)
         return out
+
+    def _store(self, out, dest, cols, block, f: int, where: str) -> None:
+        if block.dtype.kind == "f" and not np.isfinite(block).all():
+            raise DataError(f"{self.files[f]}: NaN/inf betas in {where}")
+        values = block.astype(np.float32)
+        values /= np.float32(self.scales[f])
+        if cols is None:
+            out[dest] = values
+        else:
+            out[np.ix_(dest, cols)] = values
+
+    def _fill_rows(self, ds, local, dest, out, f: int) -> None:
+        """Read sorted rows in contiguous runs of at most ``_READ_BYTES``."""
+        row_bytes = int(np.prod(ds.shape[1:])) * ds.dtype.itemsize
+        for start, stop, pos in _runs(local, max(1, _READ_BYTES // row_bytes)):
+            block = ds[start:stop].reshape(stop - start, -1)
+            if self.voxels is not None:
+                block = block[:, self.voxels]
+            if len(pos) != stop - start:  # repeated rows
+                block = block[local[pos] - start]
+            self._store(out, dest[pos], None, block, f, f"rows {start}-{stop}")
+
+    def _fill_slabs(self, ds, local, dest, out, f: int) -> None:
+        """Volume files chunked per voxel: read each Z slice's ROI box for all trials."""
+        z, y, x = np.unravel_index(self.voxels, ds.shape[1:])
+        for k in np.unique(z):
+            cols = np.flatnonzero(z == k)
+            y0, x0 = y[cols].min(), x[cols].min()
+            slab = ds[:, k, y0 : y[cols].max() + 1, x0 : x[cols].max() + 1]
+            block = slab[local][:, y[cols] - y0, x[cols] - x0]
+            self._store(out, dest, cols, block, f, f"slice z={k}")
 
 
 def _runs(sorted_rows: np.ndarray, step: int):

@@ -134,7 +134,9 @@ def test_reads_nsd_volume_files_and_responses_tsv(tmp_path):
     vols = {s: rng.integers(-3000, 3000, (n, *shape)).astype(np.int16) for s in (1, 2)}
     for s, vol in vols.items():
         with h5py.File(tmp_path / f"betas_session{s:02d}.hdf5", "w") as handle:
-            handle["betas"] = vol.transpose(0, 3, 2, 1)  # MATLAB X,Y,Z,trial as h5py sees it
+            # MATLAB's X, Y, Z, trial as h5py sees it; session 1 chunked per voxel like NSD.
+            chunks = (n, 1, 1, 1) if s == 1 else None
+            handle.create_dataset("betas", data=vol.transpose(0, 3, 2, 1), chunks=chunks)
     responses = pd.DataFrame(
         {
             "SUBJECT": 1,
@@ -155,6 +157,8 @@ def test_reads_nsd_volume_files_and_responses_tsv(tmp_path):
     np.testing.assert_array_equal(data.stimulus_ids, responses["73KID"])
     assert data.metadata["trial"].tolist() == list(range(1, 7)) * 2
     assert {"session", "run", "isold", "repetition"} <= set(data.metadata.columns)
+    picked = data.select([8, 1, 1, 11])  # both sessions, a repeated row
+    np.testing.assert_allclose(picked.X, expected[[8, 1, 1, 11]], rtol=1e-6)
     one = load_nsd_betas(
         tmp_path / "betas_session02.hdf5",
         "1",
