@@ -233,7 +233,7 @@ def _percent_signal_change(Y: np.ndarray) -> np.ndarray:
     return 100.0 * (Y - mean) / safe
 
 
-def _lss(Y: np.ndarray, trials: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
+def _lss(Y: np.ndarray, trials: np.ndarray, nuisance: np.ndarray, name: str = "") -> np.ndarray:
     """Least-squares-separate betas ``(n_trials, n_voxels)``, all trial GLMs at once.
 
     After projecting the nuisance columns out of data and regressors, trial ``i``'s GLM has
@@ -256,7 +256,10 @@ def _lss(Y: np.ndarray, trials: np.ndarray, nuisance: np.ndarray) -> np.ndarray:
     g22 = s @ s - 2 * g1s + g11
     det = g11 * g22 - g12**2
     if np.any(det <= 1e-10 * g11 * np.maximum(g22, 1e-12)):
-        raise DataError("a trial regressor is collinear with the other trials (LSS design)")
+        raise DataError(
+            f"{name}: a trial regressor is collinear with the other trials and nuisance "
+            "regressors (LSS design); check for duplicated or overlapping events"
+        )
     return (g22[:, None] * a - g12[:, None] * c) / det[:, None]
 
 
@@ -351,7 +354,7 @@ def load_fmri_runs(
         if signal_scaling:
             Y = _percent_signal_change(Y)
         if method == "lss":
-            betas.append(_lss(Y, trials, nuisance))
+            betas.append(_lss(Y, trials, nuisance, name))
         else:
             betas.append(_lsa(Y, trials, nuisance, noise_model))
         table = table.assign(run=r + 1, trial=np.arange(1, len(table) + 1))

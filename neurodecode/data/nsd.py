@@ -82,10 +82,20 @@ class HDF5Betas:
         Columns to keep: positions in a 2-D file's columns, or flat indices into a 4-D file's
         ``(Z, Y, X)`` volume. Default: all columns of a 2-D file.
     scales : sequence of float
-        Divisor of each file's stored values.
+        Divisor of each file's stored values (default 300).
+    n_columns : int, optional
+        Columns of a 2-D file, when ``voxels`` is None.
     """
 
-    def __init__(self, files, counts, rows=None, voxels=None, scales=None, n_columns=None):
+    def __init__(
+        self,
+        files: Sequence[str | os.PathLike],
+        counts: Sequence[int],
+        rows: np.ndarray | None = None,
+        voxels: np.ndarray | None = None,
+        scales: Sequence[float] | None = None,
+        n_columns: int | None = None,
+    ):
         self.files = tuple(str(f) for f in files)
         self.counts = np.asarray(counts, dtype=int)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
@@ -293,6 +303,8 @@ def _session_files(source, sessions: Sequence[int] | None) -> tuple[dict[int, Pa
         found = sorted(folder.glob("betas_session*.hdf5"))
         if not found:
             raise DataError(f"{folder}: no betas_sessionNN.hdf5 files")
+    elif isinstance(source, str | os.PathLike) and not Path(source).suffix:
+        raise DataError(f"{source}: betas folder not found")
     else:
         found = [Path(p) for p in ([source] if isinstance(source, str | os.PathLike) else source)]
         if not found:

@@ -188,6 +188,8 @@ def test_table_length_must_match_rows(written, tmp_path):
         load_nsd_betas(out, "02")
     with pytest.raises(DataError, match=r"no files for session\(s\) \[7\]"):
         load_nsd_betas(out, "01", sessions=[7])
+    with pytest.raises(DataError, match="nowhere: betas folder not found"):
+        load_nsd_betas(tmp_path / "nowhere", "01")
     with pytest.raises(DataError, match="no betas_sessionNN.hdf5 files"):
         load_nsd_betas(tmp_path, "01")
     with pytest.raises(DataError, match="betas_session09.hdf5: HDF5 betas file not found"):
