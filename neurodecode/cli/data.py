@@ -21,11 +21,19 @@ def list_datasets() -> None:
 
     cards = list_cards()
     columns = ("name", "modality", "subjects", "loader")
-    rows = [[str(card[c]) for c in columns] for card in cards]
+    rows = [
+        [_cell(card[c]) if c == "subjects" else str(card[c]) for c in columns] for card in cards
+    ]
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(columns)]
-    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in rows:
         click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value, width: int = 30) -> str:
+    """``value`` as text cut to ``width`` characters (``data show`` prints it in full)."""
+    text = str(value)
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 @data.command("show")
@@ -46,11 +54,19 @@ def show(name: str) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("name")
 @click.option(
-    "--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
     help="Folder to write the files into (created if needed).",
 )
-@click.option("--subjects", "n_subjects", type=click.IntRange(min=1), default=None,
-              help="Number of subjects (default: the world's own).")
+@click.option(
+    "--subjects",
+    "n_subjects",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of subjects (default: the world's own).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option("--quiet", is_flag=True, help="Print nothing on success.")
 def synth(name: str, out: Path, n_subjects: int | None, seed: int, quiet: bool) -> None:
