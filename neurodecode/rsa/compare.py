@@ -57,8 +57,8 @@ def compare(
     valid = ~(np.isnan(va).any(axis=0) | np.isnan(vb).any(axis=0))
     if method in ("cosine-whitened", "corr-whitened"):
         if method == "corr-whitened":
-            va = va - np.nanmean(va[:, valid], axis=1, keepdims=True)
-            vb = vb - np.nanmean(vb[:, valid], axis=1, keepdims=True)
+            va = va - va[:, valid].mean(axis=1, keepdims=True)
+            vb = vb - vb[:, valid].mean(axis=1, keepdims=True)
         return cosine(_whiten(va, valid, sigma_k), _whiten(vb, valid, sigma_k))
     va, vb = va[:, valid], vb[:, valid]
     if method == "cosine":

@@ -17,7 +17,7 @@ import numpy as np
 
 from neurodecode.data.errors import DataError
 from neurodecode.rsa.compare import compare
-from neurodecode.rsa.rdm import RDMs
+from neurodecode.rsa.rdm import RDMs, nanmean
 from neurodecode.rsa.topology import PRESETS, geodesic_transform, gt_transform
 
 Transform = Callable[[np.ndarray], np.ndarray] | str | None
@@ -123,7 +123,7 @@ def _nearest_centroid(vectors: np.ndarray, subjects: np.ndarray, region_idx: np.
     for subject in np.unique(subjects):
         test = subjects == subject
         centroids = np.stack([
-            np.nanmean(vectors[~test & (region_idx == r)], axis=0) for r in range(n_regions)
+            nanmean(vectors[~test & (region_idx == r)], axis=0) for r in range(n_regions)
         ])
         predicted[test] = np.argmax(compare(vectors[test], centroids, method), axis=1)
     return predicted

@@ -12,6 +12,7 @@ squareform`` order), ``(n_rdm, n_pairs)`` with ``n_pairs = n_cond * (n_cond - 1)
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -130,7 +131,7 @@ class RDMs:
         """The mean RDM (NaN-aware), one RDM."""
         return replace(
             self,
-            dissimilarities=np.nanmean(self.dissimilarities, axis=0, keepdims=True),
+            dissimilarities=nanmean(self.dissimilarities)[None],
             rdm_descriptors={},
             pattern_descriptors=dict(self.pattern_descriptors),
         )
@@ -159,6 +160,13 @@ def pair_index(i: np.ndarray, j: np.ndarray, n_cond: int) -> np.ndarray:
     i = np.asarray(i)
     j = np.asarray(j)
     return i * n_cond - i * (i + 1) // 2 + (j - i - 1)
+
+
+def nanmean(values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Mean ignoring NaN; all-NaN slices give NaN without a warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
 
 
 def as_vectors(rdms: RDMs | np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 
 from neurodecode.data.errors import DataError
 from neurodecode.rsa.compare import compare
-from neurodecode.rsa.identify import identify_regions
+from neurodecode.rsa.identify import identification_bootstrap, identify_regions
 from neurodecode.rsa.rdm import calc_rdm, calc_rdms
 from neurodecode.synth import make, read, rsa_world, write
 
@@ -81,3 +81,18 @@ def test_write_read_round_trip_through_nifti(tmp_path):
     (tmp_path / "sub-02" / "sub-02_region-grid_betas.nii.gz").unlink()
     with pytest.raises(DataError, match="region-grid_betas.nii.gz: not found"):
         read("synthetic-rsa", tmp_path)
+
+
+def test_identification_bootstrap_pairs_transforms_on_the_same_resamples():
+    rdms = _identification(n_subjects=12, warp=1.5, noise=1.0)
+    boot = identification_bootstrap(rdms, {"rdm": "rdm", "gt": "geo-topological"},
+                                    over="stimuli", n_bootstrap=40, seed=0)
+    assert boot["accuracy"].shape == (40, 2)
+    assert boot["point"][0] == identify_regions(rdms, "rdm").accuracy
+    gain = boot["accuracy"][:, 1] - boot["accuracy"][:, 0]
+    assert np.mean(gain > 0) > 0.8  # paired: the same stimulus draws for both transforms
+    again = identification_bootstrap(rdms, {"rdm": "rdm"}, over="stimuli", n_bootstrap=40,
+                                     seed=0)
+    np.testing.assert_array_equal(again["accuracy"][:, 0], boot["accuracy"][:, 0])
+    with pytest.raises(DataError, match="'over'"):
+        identification_bootstrap(rdms, {"rdm": "rdm"}, over="runs")
