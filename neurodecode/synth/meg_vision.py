@@ -99,14 +99,12 @@ def meg_info(sfreq: float):
 
     names, _, pos3d = sensor_layout()
     info = mne.create_info(names + [TRIGGER], float(sfreq), ["mag"] * len(names) + ["stim"])
-    with info._unlock():
-        for ch, p in zip(info["chs"], pos3d, strict=False):
-            normal = p / np.linalg.norm(p)
-            ex = np.cross([0.0, 0.0, 1.0], normal)
-            ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-9 else np.array([1.0, 0, 0])
-            ey = np.cross(normal, ex)
-            ch["coil_type"] = FIFF.FIFFV_COIL_CTF_GRAD
-            ch["loc"][:] = np.concatenate([p, ex, ey, normal])
+    for ch, p in zip(info["chs"], pos3d, strict=False):  # the trigger channel keeps zeros
+        normal = p / np.linalg.norm(p)
+        ex = np.cross([0.0, 0.0, 1.0], normal)
+        ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-9 else np.array([1.0, 0, 0])
+        ch["coil_type"] = FIFF.FIFFV_COIL_CTF_GRAD
+        ch["loc"][:] = np.concatenate([p, ex, np.cross(normal, ex), normal])
     return info
 
 
