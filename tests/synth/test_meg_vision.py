@@ -101,3 +101,13 @@ def test_low_level_background_is_decoded_early(world):
     background = world.stimuli.attributes["background"].to_numpy()[data.stimulus_ids]
     assert _decode(data, background, EARLY) > 0.9
     assert _decode(data, background, (-0.1, 0.0)) < 0.65  # nothing before the image
+
+
+def test_background_noise_is_one_over_f(world):
+    from scipy.signal import welch
+
+    recording = world.truth["recordings"]["1"][:, : 60 * 120]  # first minute, all sensors
+    freqs, psd = welch(recording, fs=120, nperseg=480)
+    band = (freqs >= 2) & (freqs <= 40)
+    slope = np.polyfit(np.log(freqs[band]), np.log(psd[:, band].mean(0)), 1)[0]
+    assert -1.5 < slope < -0.5  # pink-ish background above a white sensor floor
