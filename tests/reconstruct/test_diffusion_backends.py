@@ -15,19 +15,20 @@ import torch
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct import versatile as versatile_module
 from neurodecode.reconstruct.base import Conditioning, Generator
-from neurodecode.reconstruct.sd_img2img import SDImg2ImgGenerator
-from neurodecode.reconstruct.tiny import (
+from neurodecode.reconstruct.random_models import (
     N_TEXT_TOKENS,
-    WIDTH,
-    tiny_sd_img2img,
-    tiny_unclip,
-    tiny_vae,
-    tiny_versatile,
+    TINY,
+    random_sd_img2img,
+    random_unclip,
+    random_vae,
+    random_versatile,
 )
+from neurodecode.reconstruct.sd_img2img import SDImg2ImgGenerator
 from neurodecode.reconstruct.unclip import UnCLIPGenerator
 from neurodecode.reconstruct.vae import VAEDecoderGenerator
 from neurodecode.reconstruct.versatile import N_IMAGE_TOKENS, VersatileGenerator
 
+WIDTH = TINY.width
 SIZE = 32  # pixels; the tiny VAE downsamples by 2
 N = 2
 RUN = {"steps": 2, "strength": 1.0}  # img2img at full strength: the text shows most
@@ -40,9 +41,9 @@ def _random(*shape: int, seed: int) -> np.ndarray:
 @pytest.fixture(scope="module")
 def backends() -> dict[str, object]:
     return {
-        "sd-img2img": SDImg2ImgGenerator(tiny_sd_img2img(), progress=False),
-        "unclip": UnCLIPGenerator(tiny_unclip(), size=SIZE, progress=False),
-        "versatile": VersatileGenerator(tiny_versatile(), size=SIZE, progress=False),
+        "sd-img2img": SDImg2ImgGenerator(random_sd_img2img(), progress=False),
+        "unclip": UnCLIPGenerator(random_unclip(), size=SIZE, progress=False),
+        "versatile": VersatileGenerator(random_versatile(), size=SIZE, progress=False),
     }
 
 
@@ -143,7 +144,7 @@ def test_versatile_mix_weights_the_branches(backends):
 
 
 def test_vae_decoding_is_the_decoder_output():
-    vae = tiny_vae()
+    vae = random_vae()
     latents = _random(3, 4, 8, 12, seed=0)
     images = VAEDecoderGenerator(vae, batch_size=2, progress=False).generate(
         Conditioning(init_latents=latents), n_samples=2)
@@ -177,8 +178,8 @@ def test_uncached_model_is_a_clear_error_not_a_download(make):
 
 def test_downloads_only_when_allowed(monkeypatch):
     calls = []
-    monkeypatch.setattr(tiny_vae().__class__, "from_pretrained",
-                        classmethod(lambda cls, source, **kw: calls.append(kw) or tiny_vae()))
+    monkeypatch.setattr(random_vae().__class__, "from_pretrained",
+                        classmethod(lambda cls, source, **kw: calls.append(kw) or random_vae()))
     cond = Conditioning(init_latents=_random(1, 4, 8, 8, seed=0))
     VAEDecoderGenerator("some/vae", progress=False).generate(cond)
     VAEDecoderGenerator("some/vae", allow_download=True, progress=False).generate(cond)
@@ -211,4 +212,4 @@ def test_bad_conditioning_is_refused(backends, name, cond, kwargs, error):
 
 def test_vae_refuses_missing_latents():
     with pytest.raises(DataError, match=r"init_latents of shape \(n, 4, h, w\)"):
-        VAEDecoderGenerator(tiny_vae()).generate(Conditioning(image_embeds=np.zeros((1, 8))))
+        VAEDecoderGenerator(random_vae()).generate(Conditioning(image_embeds=np.zeros((1, 8))))
