@@ -169,6 +169,28 @@ def nanmean(values: np.ndarray, axis: int = 0) -> np.ndarray:
         return np.nanmean(values, axis=axis)
 
 
+def classical_mds(D: np.ndarray, n_components: int | None = None) -> np.ndarray:
+    """Points whose Euclidean distances best match ``D`` (Torgerson's classical MDS).
+
+    Parameters
+    ----------
+    D : array, shape (n, n)
+        Distances (not squared). Exact when ``D`` is Euclidean; otherwise the negative part of
+        the spectrum is dropped.
+    n_components : int, optional
+        Dimensions kept (largest eigenvalues first); default n - 1.
+
+    Returns
+    -------
+    array, shape (n, n_components)
+    """
+    n = len(D)
+    H = np.eye(n) - 1.0 / n
+    values, vectors = np.linalg.eigh(-0.5 * H @ (np.asarray(D, dtype=float) ** 2) @ H)
+    order = np.argsort(values)[::-1][: (n - 1 if n_components is None else n_components)]
+    return vectors[:, order] * np.sqrt(np.clip(values[order], 0.0, None))
+
+
 def as_vectors(rdms: RDMs | np.ndarray) -> np.ndarray:
     """RDM vectors, shape (n_rdm, n_pairs), from :class:`RDMs` or an array (1-D, 2-D)."""
     if isinstance(rdms, RDMs):

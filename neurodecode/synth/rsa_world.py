@@ -39,6 +39,7 @@ from scipy.spatial.distance import pdist, squareform
 from neurodecode._files import write_json
 from neurodecode.data.containers import TrialData
 from neurodecode.data.errors import DataError
+from neurodecode.rsa.rdm import classical_mds
 from neurodecode.synth import SyntheticWorld
 from neurodecode.synth._sensor import read_manifest, subject_rng
 
@@ -75,15 +76,6 @@ def region_geometry(region: str, n_conditions: int) -> np.ndarray:
 def warp_distances(d: np.ndarray, exponent: float) -> np.ndarray:
     """Strictly monotone warp ``d ** exponent`` (compressive below 1, expansive above)."""
     return d**exponent
-
-
-def patterns_from_distances(D: np.ndarray) -> np.ndarray:
-    """Points whose Euclidean distances are ``D`` (classical MDS), shape (n, n - 1)."""
-    n = len(D)
-    H = np.eye(n) - 1.0 / n
-    G = -0.5 * H @ (D**2) @ H
-    values, vectors = np.linalg.eigh(G)
-    return vectors[:, 1:] * np.sqrt(np.clip(values[1:], 0.0, None))
 
 
 def make(
@@ -141,7 +133,7 @@ def make(
             scale = float(10 ** rng.uniform(-warp, warp)) if warp > 0 else 1.0
             dw = warp_distances(d, scale)
             dw = dw / np.sqrt(np.mean(dw**2))
-            points = patterns_from_distances(squareform(dw))
+            points = classical_mds(squareform(dw))
             basis = np.linalg.qr(rng.standard_normal((n_voxels, points.shape[1])))[0]
             # rms pairwise distance per voxel = signal: ||x_i - x_j||^2 / n_voxels
             centres = points @ basis.T * signal * np.sqrt(n_voxels)
