@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy.spatial.distance import squareform
 
 from neurodecode.data.containers import TrialData
@@ -135,6 +136,23 @@ class RDMs:
             rdm_descriptors={},
             pattern_descriptors=dict(self.pattern_descriptors),
         )
+
+    def to_frame(self, index: int = 0) -> pd.DataFrame:
+        """RDM ``index`` as a square DataFrame labelled by condition (for TSV files)."""
+        labels = self.pattern_descriptors.get("condition", np.arange(self.n_cond))
+        return pd.DataFrame(self.matrices()[index], index=labels, columns=labels)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, measure: str = "unknown") -> RDMs:
+        """One RDM from a square DataFrame (rows and columns labelled by condition)."""
+        if frame.shape[0] != frame.shape[1]:
+            raise DataError(f"an RDM table must be square, got {frame.shape[0]} rows and "
+                            f"{frame.shape[1]} columns")
+        m = frame.to_numpy(dtype=float)
+        if not np.allclose(m, m.T, equal_nan=True):
+            raise DataError("an RDM table must be symmetric")
+        return cls.from_matrices(m, measure=measure,
+                                 pattern_descriptors={"condition": frame.index.to_numpy()})
 
     def with_values(self, dissimilarities: np.ndarray, measure: str) -> RDMs:
         """The same descriptors holding new dissimilarities (e.g. after a transform)."""
