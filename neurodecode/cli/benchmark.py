@@ -1,0 +1,60 @@
+"""``neurodecode benchmark``: MOABB-style evaluations of YAML pipelines."""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+
+def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...]) -> dict:
+    params = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx, option)
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--pipelines", "pipelines", multiple=True, required=True,
+              type=click.Path(exists=True), help="Pipeline YAML file or folder (repeatable).")
+@click.option("--dataset", required=True, help="Synthetic world (synthetic-mi) or MOABB code.")
+@click.option("--subjects", multiple=True, help="Subjects (repeatable; default all).")
+@click.option("--paradigm", type=click.Choice(["LeftRightImagery", "MotorImagery", "P300",
+                                                "SSVEP"]), help="Paradigm (default: dataset's).")
+@click.option("--events", multiple=True, help="Events to classify (repeatable).")
+@click.option("--evaluation", default="within-session", show_default=True,
+              type=click.Choice(["within-session", "cross-session", "cross-subject"]))
+@click.option("--n-jobs", default=1, show_default=True, help="Parallel jobs (-1: all).")
+@click.option("--backend", default="loky", show_default=True, type=click.Choice(["loky", "dask"]))
+@click.option("--scheduler", help="dask.distributed scheduler address (with --backend dask).")
+@click.option("--seed", default=42, show_default=True, help="Seed of folds and estimators.")
+@click.option("--dataset-param", "dataset_params", multiple=True, callback=_param,
+              help="Synthetic world parameter KEY=VALUE (YAML value; repeatable).")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--quiet", is_flag=True, help="No progress bar or table.")
+def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs, backend,
+              scheduler, seed, dataset_params, out, quiet) -> None:  # fmt: skip
+    """Evaluate pipelines on a dataset; write OUT/results.csv, a resumable store and plots.
+
+    Example: neurodecode benchmark --pipelines pipelines --dataset synthetic-mi
+    --subjects 1 --subjects 2 --out results/mi
+    """
+    from neurodecode.benchmark import run_benchmark, summary_table
+    from neurodecode.data.errors import DataError
+
+    try:
+        results = run_benchmark(
+            list(pipelines), dataset, out, subjects=list(subjects) or None, paradigm=paradigm,
+            events=list(events) or None, evaluation=evaluation, n_jobs=n_jobs, backend=backend,
+            scheduler=scheduler, seed=seed, dataset_params=dataset_params, quiet=quiet,
+        )  # fmt: skip
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    if not quiet:
+        click.echo(summary_table(results).to_string(float_format=lambda v: f"{v:.4f}"))
+        click.echo(
+            f"{results.attrs['n_computed']} job(s) computed, {results.attrs['n_cached']} from "
+            f"the store; results in {out}/results.csv"
+        )
