@@ -24,14 +24,20 @@ from neurodecode.data.errors import DataError
 DIRECTIONS = ("forward", "backward")
 
 
-def _rows(x: np.ndarray, center: bool) -> np.ndarray:
-    """Rows flattened to float64, optionally centred, scaled to unit norm (zero rows stay 0)."""
-    x = np.asarray(x, dtype=np.float64)
+def _flat(x: np.ndarray, center: bool) -> np.ndarray:
+    """A float64 C-ordered copy with rows flattened (one pass), optionally centred in place."""
+    x = np.array(x, dtype=np.float64, order="C")
     x = x.reshape(len(x), -1)
     if center:
-        x = x - x.mean(axis=1, keepdims=True)
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+        x -= x.mean(axis=1, keepdims=True)
+    return x
+
+
+def _unit_rows(x: np.ndarray, center: bool) -> np.ndarray:
+    """Rows flattened, optionally centred, scaled to unit norm (zero rows stay 0)."""
+    x = _flat(x, center)
+    norm = np.sqrt(np.einsum("nd,nd->n", x, x))[:, None]
+    return np.divide(x, norm, out=x, where=norm > 0)
 
 
 def _check_pair(true: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +64,10 @@ def rowwise_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n,), float64 (0 where a row is constant)
     """
-    return np.einsum("nd,nd->n", _rows(a, True), _rows(b, True))
+    a, b = _flat(a, True), _flat(b, True)
+    dot = np.einsum("nd,nd->n", a, b)
+    norms = np.sqrt(np.einsum("nd,nd->n", a, a) * np.einsum("nd,nd->n", b, b))
+    return np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0)
 
 
 def pairwise_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -73,12 +82,12 @@ def pairwise_correlation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     -------
     ndarray, shape (n, m), float64
     """
-    return _rows(a, True) @ _rows(b, True).T
+    return _unit_rows(a, True) @ _unit_rows(b, True).T
 
 
 def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine similarity between all rows, ``s[i, j] = cos(a[i], b[j])``, shape (n, m)."""
-    return _rows(a, False) @ _rows(b, False).T
+    return _unit_rows(a, False) @ _unit_rows(b, False).T
 
 
 def correlation_distance(true: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -211,7 +211,7 @@ def evaluate_reconstructions(
     retrieval_set_size, n_subsets
         Retrieval protocol for ``embeddings``.
     batch_size : int
-        Images per batch when resizing and running networks.
+        Images per forward pass of the feature networks.
     quiet : bool
         Hide the progress bar.
 
@@ -227,7 +227,7 @@ def evaluate_reconstructions(
         "interpolation": INTERPOLATION,
     }
     boot = {"n_boot": n_boot, "level": level, "seed": seed}
-    size = {"pre_resize": pre_resize, "batch_size": batch_size}
+    size = {"pre_resize": pre_resize}
 
     def pixcorr() -> list[MetricResult]:
         proto = base | {
@@ -250,7 +250,7 @@ def evaluate_reconstructions(
         return [
             summarise(
                 net.name,
-                feature_scores(gt, rec, net, **size),
+                feature_scores(gt, rec, net, batch_size=batch_size, **size),
                 higher_is_better=two_way,
                 chance=0.5 if two_way else None,
                 protocol=base | net.protocol(),

@@ -14,6 +14,7 @@ from neurodecode.metrics import (
     evaluate_reconstructions,
     feature_scores,
     pixcorr_scores,
+    retrieval_topk,
     save_metrics,
     ssim_scores,
 )
@@ -58,6 +59,8 @@ def test_rows_hold_values_intervals_and_protocol():
     assert by.loc["PixCorr", "pre_resize"] == "none"
     assert "bilinear" in by.loc["SSIM", "interpolation"]
     assert not by.loc["tiny-correlation_distance", "higher_is_better"]
+    ret = retrieval_topk(emb["world-embed"][1], true, set_size=8)
+    assert by.loc["top-1 retrieval backward [world-embed]", "value"] == ret["top1_backward"]
     # only 8 items: the retrieval set is all of them, and says so
     assert by.loc["top-1 retrieval forward [world-embed]", "retrieval_set_size"] == 8
     assert by.loc["top-1 retrieval forward [world-embed]", "chance"] == pytest.approx(1 / 8)
