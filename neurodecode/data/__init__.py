@@ -23,11 +23,18 @@ from neurodecode.data.splits import (
 _LOADERS = {
     "load_fmri_runs": "neurodecode.data.fmri",
     "load_beta_series": "neurodecode.data.fmri",
+    "write_beta_series": "neurodecode.data.fmri",
+    "write_bold_runs": "neurodecode.data.fmri",
+    "SessionStandardizer": "neurodecode.data.fmri",
     "load_nsd_betas": "neurodecode.data.nsd",
     "write_nsd_betas": "neurodecode.data.nsd",
     "load_raw_epochs": "neurodecode.data.sensors",
+    "write_raw": "neurodecode.data.sensors",
+    "epoch_raw": "neurodecode.data.sensors",
     "load_bids_epochs": "neurodecode.data.bids",
+    "write_bids": "neurodecode.data.bids",
     "load_brain_treebank": "neurodecode.data.treebank",
+    "write_brain_treebank": "neurodecode.data.treebank",
 }
 
 

@@ -270,12 +270,12 @@ def _event_codes(y: np.ndarray | None, n_trials: int) -> tuple[np.ndarray, dict]
 
 
 def _dominant_modality(types: Sequence[str]) -> str:
-    for kind in ("seeg", "ecog", "eeg"):
-        if kind in types:
-            return kind
-    if any(t in ("mag", "grad") for t in types):
-        return "meg"
-    raise DataError(f"no MEG/EEG/SEEG channels among types {sorted(set(types))}")
+    """The modality with the most channels (magnetometers and gradiometers count as MEG)."""
+    kinds = ["meg" if t in ("mag", "grad") else t for t in types]
+    counts = {k: kinds.count(k) for k in ("meg", "eeg", "seeg", "ecog") if k in kinds}
+    if not counts:
+        raise DataError(f"no MEG/EEG/SEEG channels among types {sorted(set(types))}")
+    return max(counts, key=counts.get)
 
 
 def take_rows(X: Any, idx: np.ndarray) -> np.ndarray:

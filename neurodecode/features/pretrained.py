@@ -1,0 +1,194 @@
+"""Target spaces from pretrained networks: CLIP image/text (transformers) and SD-VAE latents
+(diffusers). Models are named by hub id or local path and loaded with
+``local_files_only=True`` unless ``allow_download=True``; an already-built model object of the
+same class may be passed instead."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurodecode.data.containers import StimulusSet
+from neurodecode.data.errors import DataError
+from neurodecode.features.base import TargetSpace
+from neurodecode.features.simple import resize_images
+
+CLIP_L14 = "openai/clip-vit-large-patch14"
+SD_VAE = "stabilityai/sd-vae-ft-mse"
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def load_pretrained(cls: Any, model: Any, allow_download: bool = False, **kwargs) -> Any:
+    """``cls.from_pretrained(model)`` offline by default; objects pass through unchanged."""
+    if not isinstance(model, str):
+        return model
+    try:
+        return cls.from_pretrained(model, local_files_only=not allow_download, **kwargs)
+    except (OSError, ValueError) as err:
+        raise DataError(
+            f"cannot load {cls.__name__} {model!r} from the local cache or path ({err}). "
+            "neurodecode never downloads weights unless asked: pass a local path, or "
+            "allow_download=True (CLI: --allow-download) to fetch it once."
+        ) from err
+
+
+def _batches(n: int, size: int):
+    for start in range(0, n, size):
+        yield slice(start, min(n, start + size))
+
+
+@dataclass
+class ClipImage:
+    """CLIP image embeddings: pooled (projection_dim) or tokens (n_patches+1, projection_dim).
+
+    Tokens are the last hidden states passed through the post-layernorm and the visual
+    projection, the form Versatile Diffusion and MindBridge condition on (257x768 for ViT-L/14).
+    """
+
+    model: Any = CLIP_L14
+    tokens: bool = False
+    batch_size: int = 32
+    allow_download: bool = False
+    _net: Any = field(default=None, repr=False)
+
+    @property
+    def net(self):
+        if self._net is None:
+            from transformers import CLIPVisionModelWithProjection
+
+            self._net = load_pretrained(CLIPVisionModelWithProjection, self.model,
+                                        self.allow_download).eval()
+        return self._net
+
+    @property
+    def space(self) -> TargetSpace:
+        cfg = self.net.config
+        dim = cfg.projection_dim
+        if self.tokens:
+            n_tokens = (cfg.image_size // cfg.patch_size) ** 2 + 1
+            return TargetSpace("clip-image-tokens", (n_tokens, dim), "tokens")
+        return TargetSpace("clip-image", (dim,), "pooled")
+
+    def cache_key(self) -> dict:
+        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
+                "tokens": self.tokens}
+
+    @torch.no_grad()
+    def encode_images(self, images: np.ndarray) -> np.ndarray:
+        """uint8 or [0,1] images ``(n, H, W, 3)`` → embeddings (resize, CLIP normalisation)."""
+        size = self.net.config.image_size
+        mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+        out = []
+        for sl in _batches(len(images), self.batch_size):
+            x = (torch.from_numpy(resize_images(images[sl], size)) - mean) / std
+            result = self.net(pixel_values=x)
+            if self.tokens:
+                hidden = self.net.vision_model.post_layernorm(result.last_hidden_state)
+                out.append(self.net.visual_projection(hidden).numpy())
+            else:
+                out.append(result.image_embeds.numpy())
+        return np.concatenate(out)
+
+    def extract(self, stimuli: StimulusSet) -> np.ndarray:
+        return self.encode_images(stimuli.get_images())
+
+
+@dataclass
+class ClipText:
+    """CLIP text embeddings of captions: pooled (projection_dim) or tokens (77, hidden)."""
+
+    model: Any = CLIP_L14
+    tokenizer: Any = None
+    tokens: bool = False
+    batch_size: int = 64
+    allow_download: bool = False
+    _net: Any = field(default=None, repr=False)
+    _tok: Any = field(default=None, repr=False)
+
+    @property
+    def net(self):
+        if self._net is None:
+            from transformers import CLIPTextModelWithProjection
+
+            self._net = load_pretrained(CLIPTextModelWithProjection, self.model,
+                                        self.allow_download).eval()
+        return self._net
+
+    @property
+    def tok(self):
+        if self._tok is None:
+            from transformers import CLIPTokenizer
+
+            source = self.tokenizer if self.tokenizer is not None else self.model
+            self._tok = load_pretrained(CLIPTokenizer, source, self.allow_download)
+        return self._tok
+
+    @property
+    def space(self) -> TargetSpace:
+        cfg = self.net.config
+        if self.tokens:
+            return TargetSpace("clip-text-tokens", (cfg.max_position_embeddings, cfg.hidden_size),
+                               "tokens")
+        return TargetSpace("clip-text", (cfg.projection_dim,), "pooled")
+
+    def cache_key(self) -> dict:
+        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
+                "tokens": self.tokens}
+
+    @torch.no_grad()
+    def encode_texts(self, texts: list[str]) -> np.ndarray:
+        length = self.net.config.max_position_embeddings
+        out = []
+        for sl in _batches(len(texts), self.batch_size):
+            enc = self.tok(texts[sl], padding="max_length", max_length=length, truncation=True,
+                           return_tensors="pt")
+            result = self.net(input_ids=enc.input_ids, attention_mask=enc.attention_mask)
+            out.append((result.last_hidden_state if self.tokens else result.text_embeds).numpy())
+        return np.concatenate(out)
+
+    def extract(self, stimuli: StimulusSet) -> np.ndarray:
+        return self.encode_texts(stimuli.get_captions())
+
+
+@dataclass
+class SDVAELatent:
+    """Stable Diffusion VAE latents (mean of the posterior, unscaled), (4, size/8, size/8)."""
+
+    model: Any = SD_VAE
+    image_size: int = 512
+    batch_size: int = 8
+    allow_download: bool = False
+    _net: Any = field(default=None, repr=False)
+
+    @property
+    def net(self):
+        if self._net is None:
+            from diffusers import AutoencoderKL
+
+            self._net = load_pretrained(AutoencoderKL, self.model, self.allow_download).eval()
+        return self._net
+
+    @property
+    def space(self) -> TargetSpace:
+        cfg = self.net.config
+        factor = 2 ** (len(cfg.block_out_channels) - 1)
+        side = self.image_size // factor
+        return TargetSpace("sd-vae-latent", (cfg.latent_channels, side, side), "latent")
+
+    def cache_key(self) -> dict:
+        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
+                "image_size": self.image_size}
+
+    @torch.no_grad()
+    def extract(self, stimuli: StimulusSet) -> np.ndarray:
+        images = stimuli.get_images()
+        out = []
+        for sl in _batches(len(images), self.batch_size):
+            x = torch.from_numpy(resize_images(images[sl], self.image_size)) * 2 - 1
+            out.append(self.net.encode(x).latent_dist.mean.numpy())
+        return np.concatenate(out)

@@ -1,0 +1,252 @@
+"""From a config to a trained, evaluated decoder: the API behind ``neurodecode train``.
+
+An experiment config (YAML in ``pipelines/recon/``) has four sections::
+
+    name: synthetic-default
+    data:    {dataset: synthetic-vision, subjects: [1, 2, 3, 4], params: {seed: 0}}
+    targets: [{space: world-embed, head: linear}, {space: pixels-16, head: spatial}]
+    model:   {width: 512, depth: 2, dropout: 0.15, adapter: {kind: mlp}}
+    train:   {epochs: 30, batch_size: 64, lr: 1e-3, losses: [{name: mse, head: world-embed}]}
+
+Voxel standardisation statistics come from each subject's training trials only; test trials
+of the shared test set are averaged over repetitions (the NSD protocol).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from neurodecode._files import atomic_path, write_json
+from neurodecode.data.containers import StimulusSet, TrialData
+from neurodecode.data.errors import DataError
+from neurodecode.data.splits import split_from_metadata, subsample_trials
+from neurodecode.features.base import extract_cached, get_extractor
+from neurodecode.models.adapters import AdapterConfig
+from neurodecode.models.decoder import BrainDecoder, DecoderConfig, HeadConfig
+from neurodecode.training.trainer import SubjectBatches, TrainConfig, train
+
+SECTIONS = ("name", "data", "targets", "model", "train")
+
+
+@dataclass
+class ExperimentConfig:
+    name: str
+    data: dict
+    targets: list[dict]
+    model: dict = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict, source: str = "<dict>") -> ExperimentConfig:
+        unknown = set(d) - set(SECTIONS)
+        if unknown:
+            raise DataError(f"{source}: unknown sections {sorted(unknown)}; expected {SECTIONS}")
+        for key in ("name", "data", "targets"):
+            if key not in d:
+                raise DataError(f"{source}: missing section {key!r}")
+        try:
+            return cls(name=d["name"], data=dict(d["data"]), targets=list(d["targets"]),
+                       model=dict(d.get("model") or {}),
+                       train=TrainConfig.from_dict(d.get("train") or {}))
+        except TypeError as err:
+            raise DataError(f"{source}: {err}") from err
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "data": self.data, "targets": self.targets,
+                "model": self.model, "train": self.train.to_dict()}
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read an experiment YAML with ``yaml.safe_load``; errors name the file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise DataError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: expected a mapping with sections {SECTIONS}")
+    return ExperimentConfig.from_dict(raw, source=str(path))
+
+
+@dataclass
+class PreparedData:
+    """Everything a decoder trains and is tested on.
+
+    ``targets[space]`` has one row per stimulus in ``stimuli`` order; ``train[s]`` holds single
+    trials, ``test[s]`` the shared test set averaged over repetitions.
+    """
+
+    stimuli: StimulusSet
+    targets: dict[str, np.ndarray]
+    train: dict[str, TrialData]
+    test: dict[str, TrialData]
+
+    def target_rows(self, data: TrialData) -> dict[str, np.ndarray]:
+        pos = self.stimuli.index_of(data.stimulus_ids)
+        return {k: v[pos] for k, v in self.targets.items()}
+
+    def batches(self, subjects: list[str], fraction: float = 1.0,
+                seed: int = 0) -> dict[str, SubjectBatches]:
+        """Training arrays; ``fraction`` < 1 keeps that share of each subject's stimuli."""
+        out = {}
+        for s in subjects:
+            d = subsample_trials(self.train[s], fraction, random_state=seed)
+            out[s] = SubjectBatches(np.asarray(d.X, dtype=np.float32), self.target_rows(d))
+        return out
+
+
+def prepare_data(subjects: dict[str, TrialData], stimuli: StimulusSet, spaces: list[str],
+                 extractor_options: dict | None = None,
+                 cache: str | Path | None = None) -> PreparedData:
+    """Split trials (metadata ``split`` column, or all-train), average test repetitions and
+    extract every target space once (cached)."""
+    options = extractor_options or {}
+    targets = {s: extract_cached(get_extractor(s, **options.get(s, {})), stimuli, cache)
+               for s in spaces}
+    train_sets, test_sets = {}, {}
+    for name, data in subjects.items():
+        if "split" in data.metadata:
+            tr, te = split_from_metadata(data)
+        else:
+            tr, te = data, data.select(np.zeros(data.n_trials, bool))
+        train_sets[name] = tr
+        test_sets[name] = te.average_repetitions() if te.n_trials else te
+    return PreparedData(stimuli, targets, train_sets, test_sets)
+
+
+def load_dataset(data_cfg: dict):
+    """``(subjects, stimuli)`` for a data section: a synthetic world name or a folder."""
+    from neurodecode import synth
+
+    name = data_cfg.get("dataset", "synthetic-vision")
+    params = dict(data_cfg.get("params") or {})
+    if name in synth.WORLDS:
+        world = synth.make(name, **params)
+    elif Path(name).is_dir():
+        world = synth.read("synthetic-vision", name)
+    else:
+        raise DataError(f"unknown dataset {name!r}: give a synthetic world "
+                        f"({', '.join(sorted(synth.WORLDS))}) or a folder written by "
+                        "`neurodecode synth synthetic-vision`")
+    wanted = [str(s) for s in data_cfg.get("subjects") or world.subjects]
+    missing = sorted(set(wanted) - set(world.subjects))
+    if missing:
+        raise DataError(f"subjects {missing} not in {name}; available {list(world.subjects)}")
+    return {s: world.subjects[s] for s in wanted}, world.stimuli
+
+
+def build_decoder(cfg: ExperimentConfig, prepared: PreparedData,
+                  subjects: list[str]) -> BrainDecoder:
+    """A fresh decoder for ``subjects`` with voxel scalers fit on their training trials."""
+    model_cfg = dict(cfg.model)
+    heads = [HeadConfig(target=t["space"], shape=tuple(prepared.targets[t["space"]].shape[1:]),
+                        kind=t.get("head", "linear"), rank=t.get("rank", 64))
+             for t in cfg.targets]
+    dcfg = DecoderConfig(
+        n_features={s: prepared.train[s].n_features for s in subjects}, heads=heads,
+        adapter=AdapterConfig(**model_cfg.pop("adapter", {})), **model_cfg,
+    )
+    coords = {s: prepared.train[s].info.get("voxel_coords") for s in subjects}
+    torch.manual_seed(cfg.train.seed)
+    model = BrainDecoder(dcfg, coords if dcfg.adapter.kind == "anat" else None)
+    for s in subjects:
+        model.scalers[s].fit(prepared.train[s].X)
+    return model
+
+
+@torch.no_grad()
+def predict(model: BrainDecoder, X: np.ndarray, subject: str,
+            batch_size: int = 256) -> dict[str, np.ndarray]:
+    """Predictions of every head for trials ``X`` (n, n_voxels) of ``subject``."""
+    model.eval()
+    outs: dict[str, list] = {}
+    X = np.asarray(X, dtype=np.float32)
+    for start in range(0, len(X), batch_size):
+        out = model(torch.from_numpy(X[start:start + batch_size]), subject)
+        for k, v in out.items():
+            outs.setdefault(k, []).append(v.numpy())
+    return {k: np.concatenate(v) for k, v in outs.items()}
+
+
+def evaluate(model: BrainDecoder, prepared: PreparedData, subject: str, space: str,
+             set_size: int | None = None, seed: int = 0) -> dict:
+    """Retrieval (top-1/5, both directions) and two-way identification on the test set."""
+    from neurodecode.metrics.identification import retrieval_topk, two_way_identification
+
+    test = prepared.test[subject]
+    pred = predict(model, test.X, subject)[space]
+    true = prepared.target_rows(test)[space]
+    n = len(true)
+    out = retrieval_topk(pred.reshape(n, -1), true.reshape(n, -1),
+                         set_size=min(set_size or n, n), seed=seed)
+    out["two_way"] = two_way_identification(true.reshape(n, -1), pred.reshape(n, -1))
+    out.update(subject=subject, space=space)
+    return out
+
+
+def write_logs(logs: list[dict], path: str | Path) -> Path:
+    """Per-step logs (one column per loss term) as CSV, atomically."""
+    keys = list(dict.fromkeys(k for row in logs for k in row))
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(logs)
+    return Path(path)
+
+
+def _read_logs(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = False,
+        resume: bool = False, cache: str | Path | None = None):
+    """Train the experiment's decoder; return ``(model, prepared, logs)``.
+
+    With ``out_dir``: a checkpoint after every epoch (``model.safetensors``, ``config.json``,
+    ``trainer_state.pt``), ``train_log.csv`` and, at the end, ``metrics.json``. With
+    ``resume=True`` an interrupted run continues from its last epoch.
+    """
+    from neurodecode.training.checkpoint import (
+        load_checkpoint,
+        load_trainer_state,
+        save_checkpoint,
+        save_trainer_state,
+    )
+
+    subjects, stimuli = load_dataset(cfg.data)
+    spaces = [t["space"] for t in cfg.targets]
+    prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"), cache)
+    names = list(subjects)
+    state = load_trainer_state(out_dir) if (resume and out_dir) else None
+    if state is not None:
+        model, _ = load_checkpoint(out_dir)
+    else:
+        model = build_decoder(cfg, prepared, names)
+    extra = {"experiment": cfg.to_dict()}
+    earlier = _read_logs(Path(out_dir) / "train_log.csv") if state is not None else []
+
+    def checkpoint(epoch, optimizer, scheduler, logs):
+        if out_dir is not None:
+            save_checkpoint(model, out_dir, extra)
+            save_trainer_state(out_dir, epoch + 1, optimizer, scheduler)
+            write_logs(earlier + logs, Path(out_dir) / "train_log.csv")
+
+    logs = earlier + train(model, prepared.batches(names), cfg.train, quiet=quiet,
+                           resume=state, on_epoch_end=checkpoint)
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        metrics = [evaluate(model, prepared, s, spaces[0]) for s in names
+                   if prepared.test[s].n_trials > 1]
+        write_json(out_dir / "metrics.json", {"retrieval": metrics})
+    return model, prepared, logs

@@ -1,0 +1,242 @@
+"""Training loop of the cross-subject decoder on HF accelerate.
+
+One batch holds trials of one subject (subjects differ in voxel count); batches of all subjects
+are interleaved in a seeded random order, and with several processes each takes every n-th
+batch (DDP averages gradients; adapters unused in a step are allowed). AdamW with one weight
+decay for adapters and one for the rest, a one-cycle learning-rate schedule (Smith 2018),
+gradient clipping, per-loss logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from neurodecode.models.decoder import BrainDecoder
+from neurodecode.training import losses as L
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LossTerm:
+    """One weighted loss, active from ``start`` to ``end`` (fractions of training).
+
+    ``name`` is one of softclip, infonce, bimixco, mse (these need ``head``, a target space),
+    cycle or voxel (MindBridge, need builders).
+    """
+
+    name: str
+    head: str | None = None
+    weight: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    temperature: float | None = None
+
+    def active(self, progress: float) -> bool:
+        return self.start <= progress < self.end or (self.end >= 1.0 and progress >= self.start)
+
+    @property
+    def label(self) -> str:
+        return self.name if self.head is None else f"{self.name}:{self.head}"
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    adapter_weight_decay: float = 1e-2
+    grad_clip: float = 1.0
+    mixed_precision: str = "no"
+    seed: int = 0
+    losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("mse", "world-embed")])
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["losses"] = [LossTerm(**t) for t in d.get("losses", [])] or cls().losses
+        return cls(**d)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class SubjectBatches:
+    """Training arrays of one subject: voxels ``X`` (n, v) and targets name → (n, ...)."""
+
+    X: np.ndarray
+    targets: dict[str, np.ndarray]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _batch_plan(data: dict[str, SubjectBatches], batch_size: int, rng: np.random.Generator,
+                n_processes: int) -> list[tuple[str, np.ndarray]]:
+    plan = []
+    for subject, d in data.items():
+        order = rng.permutation(len(d.X))
+        n_full = max(1, len(order) // batch_size)
+        plan += [(subject, order[i * batch_size:(i + 1) * batch_size]) for i in range(n_full)]
+    rng.shuffle(plan)
+    usable = len(plan) - len(plan) % n_processes
+    return plan[:usable] if usable else plan[:n_processes]
+
+
+def train(
+    model: BrainDecoder,
+    data: dict[str, SubjectBatches],
+    cfg: TrainConfig,
+    trainable: list[str] | None = None,
+    pair_with: dict[str, SubjectBatches] | None = None,
+    quiet: bool = False,
+    accelerator=None,
+    resume: dict | None = None,
+    on_epoch_end=None,
+) -> list[dict]:
+    """Train ``model`` in place on ``data``; return per-step logs (one dict per step).
+
+    Parameters
+    ----------
+    trainable : list of parameter-name prefixes, optional
+        Only parameters whose names start with one of these are trained (the rest frozen).
+    pair_with : dict, optional
+        Source-subject data for MindBridge reset-tuning: each step also draws a source batch
+        whose shared embedding is cycled through the trained subject's builder and adapter.
+    resume : dict, optional
+        ``{"epoch": e, "optimizer": state, "scheduler": state}`` from :func:`trainer_state`:
+        training continues at epoch ``e`` exactly as an uninterrupted run would (every epoch's
+        batch order and mixing draws derive from ``(seed, epoch)``).
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, optimizer, scheduler, logs)`` on the main process.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    seed_everything(cfg.seed)
+    if accelerator is None:
+        accelerator = Accelerator(
+            mixed_precision=cfg.mixed_precision,
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        )
+    for name, p in model.named_parameters():
+        p.requires_grad_(trainable is None or any(name.startswith(t) for t in trainable))
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in params if n.startswith("adapters.")],
+         "weight_decay": cfg.adapter_weight_decay},
+        {"params": [p for n, p in params if not n.startswith("adapters.")],
+         "weight_decay": cfg.weight_decay},
+    ]
+    optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr)
+    n_proc = accelerator.num_processes
+    steps_per_epoch = len(_batch_plan(data, cfg.batch_size, np.random.default_rng(0), n_proc))
+    steps_per_epoch //= n_proc
+    total = max(1, steps_per_epoch * cfg.epochs)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
+                                                    pct_start=0.1)
+    start_epoch = 0
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        start_epoch = int(resume["epoch"])
+    wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    device = accelerator.device
+    subjects = list(model.cfg.n_features)
+    tensors = {s: (torch.from_numpy(np.ascontiguousarray(d.X, dtype=np.float32)),
+                   {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32))
+                    for k, v in d.targets.items()}) for s, d in data.items()}
+    pairs = {s: _tensorise(d) for s, d in (pair_with or {}).items()}
+    logs: list[dict] = []
+    step = start_epoch * steps_per_epoch
+    bar = tqdm(total=total, initial=step, disable=quiet or not accelerator.is_main_process,
+               desc="train", unit="step")
+    wrapped.train()
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng([cfg.seed, epoch])
+        gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        plan = _batch_plan(data, cfg.batch_size, rng, n_proc)
+        for subject, idx in plan[accelerator.process_index::n_proc]:
+            progress = step / total
+            X, targets = tensors[subject]
+            x = X[idx].to(device)
+            tgt = {k: v[idx].to(device) for k, v in targets.items()}
+            active = [t for t in cfg.losses if t.active(progress)]
+            loss, parts = _step_loss(wrapped, model, subject, x, tgt, active, subjects, rng, gen)
+            if pairs:
+                src = list(pairs)[rng.integers(len(pairs))]
+                sx = pairs[src]
+                sidx = rng.choice(len(sx), size=min(cfg.batch_size, len(sx)), replace=False)
+                out = wrapped(sx[sidx].to(device), src, cycle_to=subject)
+                cyc = L.cycle_loss(out["shared"].detach(), out["cycled"])
+                loss = loss + cyc
+                parts["cycle:paired"] = float(cyc.detach())
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            if cfg.grad_clip:
+                accelerator.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            logs.append({"epoch": epoch, "step": step, "subject": subject,
+                         "lr": scheduler.get_last_lr()[0], "loss": float(loss.detach()), **parts})
+            step += 1
+            bar.update(1)
+        if on_epoch_end is not None and accelerator.is_main_process:
+            on_epoch_end(epoch, optimizer, scheduler, logs)
+    bar.close()
+    wrapped.eval()
+    return logs
+
+
+def _tensorise(d: SubjectBatches) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(d.X, dtype=np.float32))
+
+
+def _step_loss(wrapped, model, subject, x, tgt, active, subjects, rng, gen):
+    """Weighted sum of the active losses for one batch, and each term's value."""
+    parts: dict[str, float] = {}
+    total = x.new_zeros(())
+    mix = next((t for t in active if t.name == "bimixco"), None)
+    cycle_to = None
+    if any(t.name == "cycle" for t in active) and len(subjects) > 1:
+        cycle_to = subjects[(subjects.index(subject) + 1 + rng.integers(len(subjects) - 1))
+                            % len(subjects)]
+    if mix is not None:
+        x_mixed, perm, betas, _ = L.mixup_voxels(x, generator=gen)
+        out_mixed = wrapped(x_mixed, subject)
+        value = L.bi_mixco(out_mixed[mix.head], tgt[mix.head], perm, betas,
+                           temperature=mix.temperature or 0.1)
+        parts[mix.label] = float(value.detach())
+        total = total + mix.weight * value
+    out = wrapped(x, subject, cycle_to=cycle_to)
+    for term in active:
+        if term.name == "bimixco":
+            continue
+        if term.name == "cycle":
+            if cycle_to is None:
+                continue
+            value = L.cycle_loss(out["shared"], out["cycled"])
+        elif term.name == "voxel":
+            value = L.voxel_reconstruction(out["rebuilt"], model.scalers[subject](x))
+        elif term.name in ("softclip", "infonce"):
+            default = 0.005 if term.name == "softclip" else 0.05
+            value = L.LOSSES[term.name](out[term.head], tgt[term.head],
+                                        temperature=term.temperature or default)
+        elif term.name == "mse":
+            value = L.mse(out[term.head], tgt[term.head])
+        else:
+            raise ValueError(f"unknown loss {term.name!r}; known: {sorted(L.LOSSES)}")
+        parts[term.label] = float(value.detach())
+        total = total + term.weight * value
+    return total, parts
