@@ -75,6 +75,8 @@ def test_matched_images_beat_shuffled_ones_which_sit_at_chance():
     good = evaluate_reconstructions(gt, rec, **kw).set_index("metric")["value"]
     bad = evaluate_reconstructions(gt, shuffled, **kw).set_index("metric")["value"]
     assert good["tiny-two_way"] > 0.9 and abs(bad["tiny-two_way"] - 0.5) < 0.2
+    again = evaluate_reconstructions(gt, rec, **kw)
+    pd.testing.assert_frame_equal(again, evaluate_reconstructions(gt, rec, **kw))  # seeded
     assert pixcorr_scores(gt, rec, size=24).mean() > 0.8
     assert abs(pixcorr_scores(gt, shuffled, size=24).mean()) < 0.1
 
