@@ -167,7 +167,8 @@ def extract_features(
                 )
                 out = model(((x - mean) / std).to(device=device, dtype=dtype))
                 if network.layer is not None:
-                    out = captured.pop()
+                    out = captured[-1]  # the last call, should the layer run more than once
+                    captured.clear()
                 elif network.output is not None:
                     out = network.output(out)
                 chunks.append(out.flatten(1).float().cpu().numpy())
@@ -200,16 +201,17 @@ def feature_scores(
         Two-way identification fraction of each reconstruction, or its correlation distance
         to its own ground truth (per ``network.score``); the metric is the mean.
     """
+    if network.score not in ("two_way", "correlation_distance"):
+        raise DataError(
+            f"{network.name}: unknown score {network.score!r}; use 'two_way' or "
+            "'correlation_distance'"
+        )
     gt, rec = check_pair(gt, rec)
     f_gt = extract_features(gt, network, pre_resize=pre_resize, batch_size=batch_size)
     f_rec = extract_features(rec, network, pre_resize=pre_resize, batch_size=batch_size)
     if network.score == "two_way":
         return two_way_identification(f_gt, f_rec, per_item=True)
-    if network.score == "correlation_distance":
-        return correlation_distance(f_gt, f_rec)
-    raise DataError(
-        f"{network.name}: unknown score {network.score!r}; use 'two_way' or 'correlation_distance'"
-    )
+    return correlation_distance(f_gt, f_rec)
 
 
 # --- the published networks (weights only from disk unless asked) -------------------------
