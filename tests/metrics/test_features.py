@@ -69,6 +69,8 @@ def test_hooked_layer_equals_the_manual_forward():
 def test_unknown_layer_names_the_available_ones():
     with pytest.raises(DataError, match="features.4.*available.*features.1"):
         extract_features(images(2, 8, 0), FeatureNetwork("t", Tiny(), "features.4", 8))
+    with pytest.raises(DataError, match="unknown score"):
+        feature_scores(images(2, 8, 0), images(2, 8, 1), FeatureNetwork("t", Tiny(), score="psnr"))
 
 
 def test_plain_callable_output_and_correlation_distance_by_hand():
