@@ -66,7 +66,9 @@ def compare(
     if method == "corr":
         return cosine(_centre(va), _centre(vb))
     if method == "tau-a":
-        return np.array([[tau_a(x, y) for y in vb] for x in va])
+        ties_a, ties_b = [_tied_pairs(x) for x in va], [_tied_pairs(y) for y in vb]
+        return np.array([[tau_a(x, y, tx, ty) for y, ty in zip(vb, ties_b, strict=True)]
+                         for x, tx in zip(va, ties_a, strict=True)])
     ra, rb = _centre(rankdata(va, axis=1)), _centre(rankdata(vb, axis=1))
     if method == "spearman":
         return cosine(ra, rb)
@@ -84,15 +86,18 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(np.outer(na > 0, nb > 0), out, 0.0)
 
 
-def tau_a(x: np.ndarray, y: np.ndarray) -> float:
+def tau_a(x: np.ndarray, y: np.ndarray, ties_x: float | None = None,
+          ties_y: float | None = None) -> float:
     """Kendall's τ-a of two vectors, from scipy's O(n log n) τ-b and the tie counts.
 
     τ-b = (C − D) / sqrt((n0 − tx)(n0 − ty)), so τ-a = (C − D) / n0 = τ-b · sqrt((n0 − tx)
-    (n0 − ty)) / n0, with n0 = n (n − 1) / 2 and tx, ty the pairs tied in x or y.
+    (n0 − ty)) / n0, with n0 = n (n − 1) / 2 and tx, ty the pairs tied in x or y (computed
+    here unless given).
     """
     n = len(x)
     n0 = n * (n - 1) / 2
-    tx, ty = _tied_pairs(x), _tied_pairs(y)
+    tx = _tied_pairs(x) if ties_x is None else ties_x
+    ty = _tied_pairs(y) if ties_y is None else ties_y
     if tx == n0 or ty == n0:
         return 0.0
     tau_b = kendalltau(x, y).statistic
@@ -120,10 +125,9 @@ def _whiten(v: np.ndarray, valid: np.ndarray, sigma_k: np.ndarray | None) -> np.
     iu = np.triu_indices(n_cond, 1)
     w = -0.5 * np.concatenate([np.where(valid, v, 0.0), np.zeros((n_rdm, n_cond))], axis=1)
     if np.all(valid):  # double centring, G = -1/2 H D H
-        row_means = np.zeros((n_cond, n_rdm))
-        np.add.at(row_means, iu[0], w[:, :n_pairs].T)
-        np.add.at(row_means, iu[1], w[:, :n_pairs].T)
-        row_means = row_means.T / n_cond  # the diagonal of -D/2 is 0
+        full = np.zeros((n_rdm, n_cond, n_cond))
+        full[:, iu[0], iu[1]] = w[:, :n_pairs]
+        row_means = (full.sum(axis=2) + full.sum(axis=1)) / n_cond  # diagonal of -D/2 is 0
         grand = row_means.mean(axis=1, keepdims=True)
         w[:, :n_pairs] += grand - row_means[:, iu[0]] - row_means[:, iu[1]]
         w[:, n_pairs:] = grand - 2 * row_means

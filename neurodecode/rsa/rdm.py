@@ -406,10 +406,13 @@ def _check_noise(noise: np.ndarray | None, n_channels: int, subject: str) -> np.
 
 def _group_means(X: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarray:
     """Mean pattern of each group, shape (n_groups, n_channels); absent groups are 0."""
-    onehot = np.zeros((n_groups, len(inverse)))
-    onehot[inverse, np.arange(len(inverse))] = 1.0
-    counts = onehot.sum(axis=1, keepdims=True)
-    return (onehot @ X) / np.maximum(counts, 1)
+    counts = np.bincount(inverse, minlength=n_groups)
+    present = np.flatnonzero(counts)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts[present])[:-1]])
+    out = np.zeros((n_groups, X.shape[1]))
+    out[present] = np.add.reduceat(X[order], starts, axis=0) / counts[present, None]
+    return out
 
 
 def _apply_precision(M: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
