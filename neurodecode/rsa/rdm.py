@@ -405,14 +405,17 @@ def _check_noise(noise: np.ndarray | None, n_channels: int, subject: str) -> np.
 
 
 def _group_means(X: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarray:
-    """Mean pattern of each group, shape (n_groups, n_channels); absent groups are 0."""
+    """Mean pattern of each group, shape (n_groups, n_channels); absent groups are 0.
+
+    A sparse averaging matrix: O(n_trials x n_channels), no copy of ``X``.
+    """
+    from scipy.sparse import csr_matrix
+
     counts = np.bincount(inverse, minlength=n_groups)
-    present = np.flatnonzero(counts)
-    order = np.argsort(inverse, kind="stable")
-    starts = np.concatenate([[0], np.cumsum(counts[present])[:-1]])
-    out = np.zeros((n_groups, X.shape[1]))
-    out[present] = np.add.reduceat(X[order], starts, axis=0) / counts[present, None]
-    return out
+    weights = 1.0 / np.maximum(counts, 1)
+    average = csr_matrix((weights[inverse], (inverse, np.arange(len(inverse)))),
+                         shape=(n_groups, len(inverse)))
+    return np.asarray(average @ X, dtype=float)
 
 
 def _apply_precision(M: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
