@@ -6,6 +6,31 @@ import click
 import yaml
 
 
+class _Many(click.Option):
+    """A repeatable option that also takes several values at once: ``--subjects 1 2 3``.
+
+    Values are read until the next token that starts with ``-``. (click has no variadic
+    options; this wraps its parser's per-option callback and falls back to plain repetition
+    if click's parser changes.)
+    """
+
+    def add_to_parser(self, parser, ctx: click.Context) -> None:
+        super().add_to_parser(parser, ctx)
+        table = {**getattr(parser, "_long_opt", {}), **getattr(parser, "_short_opt", {})}
+        for name in self.opts:
+            option = table.get(name)
+            if option is None:
+                continue
+            single = option.process
+
+            def process(value, state, single=single) -> None:
+                single(value, state)
+                while state.rargs and not state.rargs[0].startswith("-"):
+                    single(state.rargs.pop(0), state)
+
+            option.process = process
+
+
 def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...]) -> dict:
     params = {}
     for item in values:
@@ -17,13 +42,13 @@ def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...])
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--pipelines", "pipelines", multiple=True, required=True,
-              type=click.Path(exists=True), help="Pipeline YAML file or folder (repeatable).")
+@click.option("--pipelines", "pipelines", cls=_Many, multiple=True, required=True,
+              type=click.Path(exists=True), help="Pipeline YAML files or folders.")
 @click.option("--dataset", required=True, help="Synthetic world (synthetic-mi) or MOABB code.")
-@click.option("--subjects", multiple=True, help="Subjects (repeatable; default all).")
+@click.option("--subjects", cls=_Many, multiple=True, help="Subjects, e.g. 1 2 3 (default all).")
 @click.option("--paradigm", type=click.Choice(["LeftRightImagery", "MotorImagery", "P300",
                                                 "SSVEP"]), help="Paradigm (default: dataset's).")
-@click.option("--events", multiple=True, help="Events to classify (repeatable).")
+@click.option("--events", cls=_Many, multiple=True, help="Events to classify, e.g. left_hand feet.")
 @click.option("--evaluation", default="within-session", show_default=True,
               type=click.Choice(["within-session", "cross-session", "cross-subject"]))
 @click.option("--n-jobs", default=1, show_default=True, help="Parallel jobs (-1: all).")
@@ -39,7 +64,7 @@ def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs
     """Evaluate pipelines on a dataset; write OUT/results.csv, a resumable store and plots.
 
     Example: neurodecode benchmark --pipelines pipelines --dataset synthetic-mi
-    --subjects 1 --subjects 2 --out results/mi
+    --subjects 1 2 --events left_hand right_hand --out results/mi
     """
     from neurodecode.benchmark import run_benchmark, summary_table
     from neurodecode.data.errors import DataError

@@ -136,7 +136,7 @@ def test_unknown_dataset_fails_fast_with_suggestions(tmp_path, fast_pipelines):
 def test_cli_runs_and_prints_the_summary(tmp_path, pipelines_dir):
     args = [
         "--pipelines", str(pipelines_dir / "TS_LR.yml"), "--dataset", "synthetic-mi",
-        "--subjects", "1", "--events", "left_hand", "--events", "feet",
+        "--subjects", "1", "--events", "left_hand", "feet",
         "--dataset-param", "n_trials_per_class=8", "--dataset-param", "channels=[C3, Cz, C4]",
         "--out", str(tmp_path), "--quiet",
     ]  # fmt: skip
