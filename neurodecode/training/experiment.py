@@ -238,9 +238,10 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
 
     def checkpoint(epoch, optimizer, scheduler, logs):
         if out_dir is not None:
+            # The trainer state is written last: it marks the epoch as complete.
             save_checkpoint(model, out_dir, extra)
-            save_trainer_state(out_dir, epoch + 1, optimizer, scheduler)
             write_logs(earlier + logs, Path(out_dir) / "train_log.csv")
+            save_trainer_state(out_dir, epoch + 1, optimizer, scheduler)
 
     logs = earlier + train(model, prepared.batches(names), cfg.train, quiet=quiet,
                            resume=state, on_epoch_end=checkpoint)

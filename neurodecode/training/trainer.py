@@ -166,6 +166,7 @@ def train(
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        torch.manual_seed(cfg.seed * 100_003 + epoch + 1)  # dropout: reproducible per epoch
         plan = _batch_plan(data, cfg.batch_size, rng, n_proc)
         for subject, idx in plan[accelerator.process_index::n_proc]:
             progress = step / total

@@ -1,0 +1,82 @@
+"""``neurodecode reconstruct`` (the main job) and ``neurodecode train-generator``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option("--subject", default="1", show_default=True, help="Subject whose test images to "
+              "reconstruct.")
+@click.option("--dataset", default="synthetic-vision", show_default=True,
+              help="synthetic-vision, nsd, or a folder written by `neurodecode synth`.")
+@click.option("--modality", type=click.Choice(["fmri", "meg"]), default="fmri",
+              show_default=True, help="Brain data modality (meg: synthetic-meg-vision).")
+@click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Experiment YAML (default: pipelines/recon/synthetic-default.yaml).")
+@click.option("--checkpoint", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="A trained decoder folder (model.safetensors + config.json); default: "
+                   "train one or reuse the cached one.")
+@click.option("--generator", type=click.Choice(["embedded", "none", "sd-img2img", "unclip",
+                                                "versatile"]),
+              default="embedded", show_default=True)
+@click.option("--generator-model", default=None, help="Hub id or local path of the "
+              "pretrained generator (pretrained backends only).")
+@click.option("--allow-download", is_flag=True, help="Allow fetching pretrained weights.")
+@click.option("--n-images", type=int, default=None, help="Reconstruct only the first K test "
+              "images (default: all).")
+@click.option("--n-samples", type=int, default=4, show_default=True,
+              help="Candidates per image, ranked by the decoded embedding (never the truth).")
+@click.option("--strength", type=float, default=0.5, show_default=True)
+@click.option("--steps", type=int, default=20, show_default=True)
+@click.option("--guidance", type=float, default=5.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--no-control", is_flag=True, help="Skip the shuffled-brain-data control.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("neurodecode-out/reconstruct"), show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def reconstruct(subject, dataset, modality, config, checkpoint, generator, generator_model,
+                allow_download, n_images, n_samples, strength, steps, guidance, seed,
+                no_control, out_dir, quiet):
+    """Reconstruct the images a subject saw from their brain activity.
+
+    With no options: builds the synthetic vision dataset, trains (or reuses) a cross-subject
+    decoder, reconstructs subject 1's shared test images with the embedded generator, and
+    writes reconstructions.png, metrics.json, metrics.csv and config.yaml to --out.
+    """
+    from neurodecode.reconstruct.pipeline import run_reconstruction
+
+    if modality == "meg":
+        raise click.UsageError("MEG reconstruction is not available yet: train a MEG decoder "
+                               "with the Python API (see README) and pass --checkpoint")
+    result = run_reconstruction(
+        subject=subject, dataset=dataset, config=config, checkpoint=checkpoint,
+        generator=generator, generator_model=generator_model, allow_download=allow_download,
+        n_images=n_images, n_samples=n_samples, strength=strength, steps=steps,
+        guidance=guidance, seed=seed, out_dir=out_dir, shuffle_control=not no_control,
+        quiet=quiet,
+    )
+    metrics = result["metrics"]
+    shown = metrics[metrics["stage"] == "reconstruction"][["condition", "metric", "value",
+                                                           "ci_low", "ci_high"]]
+    click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    click.echo(f"wrote {', '.join(str(p) for p in result['files'])} "
+               f"in {result['seconds']:.0f} s")
+
+
+@click.command("train-generator")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--n-images", type=int, default=12000, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Weights file (default: the package's shipped weights).")
+@click.option("--quiet", is_flag=True)
+def train_generator(seed, n_images, epochs, out_path, quiet):
+    """Train the embedded generator of the synthetic world (reproduces the shipped weights)."""
+    from neurodecode.reconstruct.embedded import DEFAULT_WEIGHTS, save_codec, train_codec
+
+    codec, meta = train_codec(seed=seed, n_images=n_images, epochs=epochs, quiet=quiet)
+    path = save_codec(codec, out_path or DEFAULT_WEIGHTS, meta)
+    click.echo(f"wrote {path} ({meta['train_seconds']} s)")

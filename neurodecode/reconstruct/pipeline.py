@@ -1,0 +1,257 @@
+"""The main job: ``neurodecode reconstruct --subject 1``.
+
+Builds (or reads) the dataset, trains a cross-subject decoder or reuses a cached one, decodes
+the subject's shared test images (repetitions averaged), generates images, scores them with the
+standard suite, and repeats the whole pipeline on *shuffled* brain data (training trials
+permuted against their stimuli) as a control that must fall to chance.
+
+Outputs in ``out_dir``: ``reconstructions.png`` (rows: seen, reconstructed, low-level stage),
+``metrics.json`` and ``metrics.csv`` (every metric with its bootstrap interval and protocol;
+the shuffled control's rows carry ``condition = shuffled``) and ``config.yaml`` (the resolved
+configuration).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+import neurodecode
+from neurodecode._files import atomic_path, content_hash, write_text
+from neurodecode.data.errors import DataError
+from neurodecode.reconstruct.reconstructor import Reconstructor
+from neurodecode.training.checkpoint import load_checkpoint, save_checkpoint
+from neurodecode.training.experiment import (
+    ExperimentConfig,
+    PreparedData,
+    build_decoder,
+    load_config,
+    load_dataset,
+    predict,
+    prepare_data,
+)
+from neurodecode.training.trainer import train
+
+GENERATORS = ("embedded", "none", "sd-img2img", "unclip", "versatile")
+
+
+def default_config_path() -> Path:
+    """``pipelines/recon/synthetic-default.yaml`` (repository or installed copy)."""
+    here = Path(__file__).resolve().parents[1]
+    for candidate in (here.parent / "pipelines", here / "_pipelines"):
+        path = candidate / "recon" / "synthetic-default.yaml"
+        if path.exists():
+            return path
+    raise DataError("the default config pipelines/recon/synthetic-default.yaml is missing "
+                    "from this installation")
+
+
+def cache_root() -> Path:
+    root = os.environ.get("NEURODECODE_CACHE") or Path.home() / ".cache" / "neurodecode"
+    return Path(root)
+
+
+def shuffle_pairing(prepared: PreparedData, seed: int = 0) -> PreparedData:
+    """Permute each subject's training trials against their stimuli (a null control)."""
+    rng = np.random.default_rng(seed)
+    train = {s: replace(d, stimulus_ids=rng.permutation(d.stimulus_ids))
+             for s, d in prepared.train.items()}
+    return replace(prepared, train=train)
+
+
+def trained_decoder(cfg: ExperimentConfig, prepared: PreparedData, shuffled: bool = False,
+                    quiet: bool = False, cache: Path | None = None):
+    """A decoder for ``cfg`` trained on ``prepared``, reused from the cache when the config,
+    the data and the package version are unchanged (key = content hash of all three)."""
+    data_key = content_hash(*[prepared.train[s].X[:50] for s in prepared.train],
+                            cfg.to_dict())
+    key = content_hash(cfg.to_dict(), data_key, shuffled, neurodecode.__version__)
+    directory = (cache or cache_root()) / "decoders" / key
+    if (directory / "config.json").exists():
+        model, _ = load_checkpoint(directory)
+        return model, directory
+    data = shuffle_pairing(prepared, cfg.train.seed) if shuffled else prepared
+    subjects = list(data.train)
+    model = build_decoder(cfg, data, subjects)
+    train(model, data.batches(subjects), cfg.train, quiet=quiet)
+    save_checkpoint(model, directory, {"experiment": cfg.to_dict(), "shuffled": shuffled})
+    return model, directory
+
+
+def make_generator(name: str, model: str | None = None, allow_download: bool = False):
+    """A generator backend by name (``embedded``, ``none``, ``sd-img2img``, ``unclip``,
+    ``versatile``); pretrained ones load ``model`` (hub id or path) offline by default."""
+    if name == "embedded":
+        from neurodecode.reconstruct.embedded import EmbeddedGenerator
+
+        return EmbeddedGenerator() if model is None else EmbeddedGenerator(model)
+    if name == "none":
+        from neurodecode.reconstruct.pixels import PixelGenerator
+
+        return PixelGenerator()
+    options = {"model": model, "allow_download": allow_download}
+    if name == "sd-img2img":
+        from neurodecode.reconstruct.sd_img2img import SDImg2ImgGenerator
+
+        return SDImg2ImgGenerator(**options)
+    if name == "unclip":
+        from neurodecode.reconstruct.unclip import UnCLIPGenerator
+
+        return UnCLIPGenerator(**options)
+    if name == "versatile":
+        from neurodecode.reconstruct.versatile import VersatileGenerator
+
+        return VersatileGenerator(**options)
+    raise DataError(f"unknown generator {name!r}; choose from {GENERATORS}")
+
+
+def _codec_networks(generator) -> list:
+    """Offline feature networks of the synthetic world (the embedded codec's encoder)."""
+    from neurodecode.metrics.features import FeatureNetwork
+
+    codec = generator.codec
+    common = dict(input_size=codec.cfg.image_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
+                  model_id="neurodecode embedded codec (synthetic world)")
+    return [
+        FeatureNetwork("WorldCodec(early)", codec.encoder, layer="1", **common),
+        FeatureNetwork("WorldCodec(semantic)", codec.encode, **common),
+    ]
+
+
+def _score(gt: np.ndarray, result: dict, decoded: np.ndarray | None, true: np.ndarray | None,
+           networks: list, condition: str, seed: int, quiet: bool) -> pd.DataFrame:
+    from neurodecode.metrics.suite import evaluate_reconstructions
+
+    embeddings = {}
+    if decoded is not None:
+        embeddings["world-embed (decoded)"] = (true, decoded)
+    frame = evaluate_reconstructions(gt, result["images"], networks=networks,
+                                     embeddings=embeddings, seed=seed, quiet=quiet,
+                                     retrieval_set_size=min(300, len(gt)))
+    frame.insert(0, "stage", "reconstruction")
+    if result["low_level"] is not None:
+        low = evaluate_reconstructions(gt, result["low_level"], seed=seed, quiet=quiet)
+        low.insert(0, "stage", "low-level")
+        frame = pd.concat([frame, low], ignore_index=True)
+    frame.insert(0, "condition", condition)
+    return frame
+
+
+def save_figure(seen: np.ndarray, result: dict, path: Path, n_columns: int = 12,
+                title: str = "") -> Path:
+    """Rows: seen, reconstructed, low-level stage; one column per test image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [("seen", seen), ("reconstructed", result["images"])]
+    if result["low_level"] is not None:
+        rows.append(("low-level", result["low_level"]))
+    k = min(n_columns, len(seen))
+    fig, axes = plt.subplots(len(rows), k, figsize=(1.2 * k, 1.3 * len(rows)), squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c in range(k):
+            ax = axes[r, c]
+            ax.imshow(np.asarray(images[c]), interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    return path
+
+
+def run_reconstruction(
+    subject: str = "1",
+    dataset: str = "synthetic-vision",
+    config: str | Path | None = None,
+    checkpoint: str | Path | None = None,
+    generator: str = "embedded",
+    generator_model: str | None = None,
+    allow_download: bool = False,
+    n_images: int | None = None,
+    n_samples: int = 4,
+    strength: float = 0.5,
+    steps: int = 20,
+    guidance: float = 5.0,
+    seed: int = 0,
+    out_dir: str | Path = "neurodecode-out/reconstruct",
+    shuffle_control: bool = True,
+    quiet: bool = False,
+) -> dict:
+    """Run the main job; return ``{"metrics": DataFrame, "files": [...], "seconds": float}``.
+
+    ``n_images`` limits the number of test images (all shared test images by default).
+    """
+    start = time.time()
+    out_dir = Path(out_dir)
+    cfg = load_config(config or default_config_path())
+    if dataset == "nsd":
+        raise DataError(
+            "NSD is read from its HDF5 betas: convert with neurodecode.data.load_nsd_betas "
+            "and pass the folder as --dataset PATH (see `neurodecode data show NSD`)")
+    if dataset != "synthetic-vision":
+        cfg.data["dataset"] = str(dataset)
+    if str(subject) not in [str(s) for s in cfg.data.get("subjects", [subject])]:
+        cfg.data["subjects"] = [*cfg.data.get("subjects", []), str(subject)]
+    subject = str(subject)
+    subjects, stimuli = load_dataset(cfg.data)
+    spaces = [t["space"] for t in cfg.targets]
+    prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"),
+                            cache_root() / "features")
+    if checkpoint is not None:
+        model, _ = load_checkpoint(checkpoint)
+        decoder_dir = Path(checkpoint)
+    else:
+        model, decoder_dir = trained_decoder(cfg, prepared, quiet=quiet)
+    test = prepared.test[subject]
+    if test.n_trials < 2:
+        raise DataError(f"subject {subject} has no shared test images to reconstruct")
+    if n_images is not None:
+        test = test.select(np.arange(min(n_images, test.n_trials)))
+    gen = make_generator(generator, generator_model, allow_download)
+    selector = getattr(gen, "encode_images", None)
+    recon = Reconstructor(gen, selector=selector, n_samples=n_samples if selector else 1,
+                          steps=steps, guidance=guidance, strength=strength, seed=seed)
+    seen = stimuli.get_images(test.stimulus_ids)
+    true_embed = prepared.target_rows(test).get("world-embed")
+    networks = _codec_networks(gen) if generator == "embedded" else []
+
+    def run(decoder, condition: str):
+        preds = predict(decoder, test.X, subject)
+        result = recon.reconstruct(preds)
+        return result, _score(seen, result, preds.get("world-embed"), true_embed, networks,
+                              condition, seed, quiet)
+
+    result, metrics = run(model, "real")
+    if shuffle_control and checkpoint is None:
+        control, _ = trained_decoder(cfg, prepared, shuffled=True, quiet=quiet)
+        _, control_metrics = run(control, "shuffled")
+        metrics = pd.concat([metrics, control_metrics], ignore_index=True)
+    from neurodecode.metrics.suite import save_metrics
+
+    files = save_metrics(metrics, out_dir)
+    files.append(save_figure(seen, result, out_dir / "reconstructions.png",
+                             title=f"subject {subject}: seen / reconstructed ({generator}) / "
+                                   "low-level"))
+    resolved = {"subject": subject, "dataset": dataset, "generator": generator,
+                "generator_model": generator_model, "n_images": int(test.n_trials),
+                "n_samples": recon.n_samples, "strength": strength, "steps": steps,
+                "guidance": guidance, "seed": seed, "decoder": str(decoder_dir),
+                "best_of_n": "ranked by cosine to the decoded world-embed, never ground truth",
+                "experiment": cfg.to_dict(), "neurodecode": neurodecode.__version__}
+    files.append(write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False)))
+    return {"metrics": metrics, "files": files, "seconds": time.time() - start,
+            "images": result["images"]}
