@@ -12,16 +12,25 @@
 """
 
 from neurodecode.rsa.compare import COMPARISONS, compare
-from neurodecode.rsa.rdm import RDMs, calc_rdm, noise_precision
+from neurodecode.rsa.identify import identification_bootstrap, identify_regions
+from neurodecode.rsa.inference import Evaluation, crossvalidate, evaluate, noise_ceiling
+from neurodecode.rsa.rdm import RDMs, calc_rdm, calc_rdms, noise_precision
 from neurodecode.rsa.topology import PRESETS, geodesic_transform, gt_transform
 
 __all__ = [
     "COMPARISONS",
     "PRESETS",
+    "Evaluation",
     "RDMs",
     "calc_rdm",
+    "calc_rdms",
     "compare",
+    "crossvalidate",
+    "evaluate",
     "geodesic_transform",
     "gt_transform",
+    "identification_bootstrap",
+    "identify_regions",
+    "noise_ceiling",
     "noise_precision",
 ]

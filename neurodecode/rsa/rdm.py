@@ -339,7 +339,7 @@ def _patterns(
     data: TrialData | np.ndarray, conditions: str | np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, str]:
     if isinstance(data, TrialData):
-        X = np.asarray(data.X, dtype=float).reshape(data.n_trials, -1)
+        X = _floating(np.asarray(data.X).reshape(data.n_trials, -1))
         if isinstance(conditions, str):
             if conditions not in data.metadata:
                 raise DataError(
@@ -357,7 +357,7 @@ def _patterns(
             labels = np.arange(data.n_trials)
         subject = data.subject
     else:
-        X = np.asarray(data, dtype=float)
+        X = _floating(np.asarray(data))
         if X.ndim != 2:
             raise DataError(f"trial patterns must be (n_trials, n_channels), got {X.shape}")
         labels = np.arange(len(X)) if conditions is None else np.asarray(conditions)
@@ -367,6 +367,11 @@ def _patterns(
     if not np.all(np.isfinite(X)):
         raise DataError(f"subject {subject}: trial patterns contain NaN or inf; remove them")
     return X, labels, subject
+
+
+def _floating(X: np.ndarray) -> np.ndarray:
+    """``X`` as floats without copying float32 data (condition means are float64 anyway)."""
+    return X if X.dtype.kind == "f" else X.astype(float)
 
 
 def _runs(data: TrialData | np.ndarray, runs: str | np.ndarray | None,
@@ -498,13 +503,17 @@ def noise_precision(
             f"subject {subject}: no residual degrees of freedom ({len(X)} trials of {n_cond} "
             "conditions); noise normalisation needs repeated trials"
         )
-    residuals = X - _group_means(X, inverse, n_cond)[inverse]
-    if method == "diag":
-        var = (residuals**2).sum(axis=0) / dof
+    means = _group_means(X, inverse, n_cond)
+    if method == "diag":  # in blocks of voxels: a whole brain's residuals never sit in memory
+        blocks = range(0, X.shape[1], 8192)
+        var = np.concatenate([
+            ((X[:, b:b + 8192] - means[inverse, b:b + 8192]) ** 2).sum(axis=0) for b in blocks
+        ]) / dof
         if np.any(var <= 0):
             raise DataError(f"subject {subject}: a channel has zero residual variance")
         return 1.0 / var
     if method != "shrinkage":
         raise DataError(f"unknown noise method {method!r}; expected 'shrinkage' or 'diag'")
+    residuals = X - means[inverse]
     cov = ledoit_wolf(residuals * np.sqrt(len(X) / dof), assume_centered=True)[0]
     return np.linalg.inv(cov)

@@ -67,14 +67,14 @@ def _prepare(data: TrialData, method: str, conditions: str | np.ndarray | None,
     X, labels, _ = _patterns(data, conditions)
     cond, inverse = np.unique(labels, return_inverse=True)
     if method == "crossnobis":
-        X = X * np.sqrt(noise_precision(X, labels, method="diag"))
-        folds = _runs(data, runs, inverse)
+        scale = np.sqrt(noise_precision(X, labels, method="diag"))  # per voxel: commutes
+        folds = _runs(data, runs, inverse)                             # with averaging
         n_folds = int(folds.max()) + 1
         cells = np.bincount(folds * len(cond) + inverse, minlength=n_folds * len(cond))
         if np.any(cells == 0):
             raise DataError(f"subject {data.subject}: the crossnobis searchlight needs every "
                             "condition in every run (balanced design)")
-        stacks = [_group_means(X[folds == k], inverse[folds == k], len(cond))
+        stacks = [_group_means(X[folds == k], inverse[folds == k], len(cond)) * scale
                   for k in range(n_folds)]
     else:
         stacks = [_group_means(X, inverse, len(cond))]
