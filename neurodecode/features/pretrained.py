@@ -36,6 +36,16 @@ def load_pretrained(cls: Any, model: Any, allow_download: bool = False, **kwargs
         ) from err
 
 
+def model_key(model: Any, net: Any) -> str:
+    """Cache identity of a model: its hub id or path, or a hash of its weights and config."""
+    if isinstance(model, str):
+        return model
+    from neurodecode._files import content_hash
+
+    weights = [v.detach().cpu().float().numpy() for v in net.state_dict().values()]
+    return content_hash(repr(net.config), *weights)
+
+
 def _batches(n: int, size: int):
     for start in range(0, n, size):
         yield slice(start, min(n, start + size))
@@ -74,8 +84,7 @@ class ClipImage:
         return TargetSpace("clip-image", (dim,), "pooled")
 
     def cache_key(self) -> dict:
-        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
-                "tokens": self.tokens}
+        return {"model": model_key(self.model, self.net), "tokens": self.tokens}
 
     @torch.no_grad()
     def encode_images(self, images: np.ndarray) -> np.ndarray:
@@ -137,8 +146,7 @@ class ClipText:
         return TargetSpace("clip-text", (cfg.projection_dim,), "pooled")
 
     def cache_key(self) -> dict:
-        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
-                "tokens": self.tokens}
+        return {"model": model_key(self.model, self.net), "tokens": self.tokens}
 
     @torch.no_grad()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -181,8 +189,7 @@ class SDVAELatent:
         return TargetSpace("sd-vae-latent", (cfg.latent_channels, side, side), "latent")
 
     def cache_key(self) -> dict:
-        return {"model": self.model if isinstance(self.model, str) else repr(self.net.config),
-                "image_size": self.image_size}
+        return {"model": model_key(self.model, self.net), "image_size": self.image_size}
 
     @torch.no_grad()
     def extract(self, stimuli: StimulusSet) -> np.ndarray:
