@@ -133,6 +133,26 @@ def test_unknown_dataset_fails_fast_with_suggestions(tmp_path, fast_pipelines):
     assert "BNCI2014_001" in str(err.value)  # the closest MOABB code is suggested
 
 
+@pytest.mark.slow
+def test_moabb_datasets_by_code(tmp_path, fast_pipelines, monkeypatch):
+    # MOABB's FakeDataset generates its recordings locally: the MOABB path without network.
+    pytest.importorskip("moabb")
+    monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne_data"))
+    results = run_benchmark(
+        fast_pipelines[:1], "FakeDataset", tmp_path / "out", subjects=[1],
+        paradigm="MotorImagery", events=["fake1", "fake2"], quiet=True, plots=False,
+    )  # fmt: skip
+    assert list(results["session"]) == ["0", "1"]
+    assert (results["dataset"] == "FakeDataset").all() and (results["n_channels"] == 3).all()
+    assert (results["metric"] == "roc_auc").all()
+    with pytest.raises(DataError, match=r"unknown event\(s\) \['hands'\]"):
+        run_benchmark(fast_pipelines[:1], "FakeDataset", tmp_path / "bad", subjects=[1],
+                      events=["hands", "fake1"], quiet=True)  # fmt: skip
+    with pytest.raises(DataError, match="unknown subject"):
+        run_benchmark(fast_pipelines[:1], "FakeDataset", tmp_path / "bad", subjects=[99],
+                      quiet=True)  # fmt: skip
+
+
 def test_cli_runs_and_prints_the_summary(tmp_path, pipelines_dir):
     args = [
         "--pipelines", str(pipelines_dir / "TS_LR.yml"), "--dataset", "synthetic-mi",
