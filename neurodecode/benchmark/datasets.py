@@ -100,9 +100,9 @@ def _load_world(
     if paradigm is None:
         raise DataError(f"world {name!r} has no benchmark paradigm; give --paradigm")
     ids = [str(s) for s in subjects] if subjects else None
-    wanted = max(int(s) for s in ids) if ids else None
     if ids and not all(s.isdigit() and int(s) >= 1 for s in ids):
         raise DataError(f"{name}: subjects are numbered 1, 2, ...; got {ids}")
+    wanted = max(int(s) for s in ids) if ids else None
     world = world_module(name).make(n_subjects=wanted, seed=0, **params)
     chosen = {s: world.subjects[s] for s in (ids or list(world.subjects))}
     available = sorted({str(v) for d in chosen.values() for v in np.unique(d.y)})
