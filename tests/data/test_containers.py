@@ -202,6 +202,18 @@ def test_epochs_round_trip():
     assert back.metadata["block"].tolist() == [1, 1, 2, 2, 3]
 
 
+@pytest.mark.parametrize(("modality", "ch_type"),
+                         [("meg", "mag"), ("meg", "grad"), ("seeg", "seeg"), ("ecog", "ecog")])
+def test_epochs_round_trip_keeps_sensor_positions(modality, ch_type):
+    pos = np.array([[0.01, 0.02, 0.03], [0.04, -0.05, 0.06]])
+    d = TrialData(X=np.ones((2, 2, 5)), subject="1", modality=modality,
+                  info=dict(sfreq=200.0, ch_names=["A1", "A2"], ch_types=[ch_type] * 2,
+                            ch_pos=pos))
+    back = TrialData.from_epochs(d.to_epochs(), subject="1")
+    assert back.modality == modality and back.info["ch_types"] == [ch_type] * 2
+    np.testing.assert_allclose(back.info["ch_pos"], pos, atol=1e-12)
+
+
 def test_from_epochs_label_map_and_missing_info():
     d = _eeg()
     back = TrialData.from_epochs(d.to_epochs(), subject="2",

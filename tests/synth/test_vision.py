@@ -154,6 +154,18 @@ def test_lazy_subset_read_matches(world, written):
     np.testing.assert_allclose(lazy.select(idx).X, world.subjects["2"].X[idx], atol=QUANTUM)
 
 
+def test_average_repetitions_of_lazy_betas(world, written):
+    from neurodecode.data import load_nsd_betas
+
+    _, out = written
+    lazy = split_from_metadata(load_nsd_betas(out / "sub-1", subject="1"))[1]
+    eager = split_from_metadata(world.subjects["1"])[1]
+    a, b = lazy.average_repetitions(), eager.average_repetitions()
+    assert a.X.dtype == np.float32 and a.X.shape == (SMALL["n_test"], eager.n_features)
+    np.testing.assert_array_equal(a.stimulus_ids, b.stimulus_ids)
+    np.testing.assert_allclose(a.X, b.X, atol=QUANTUM)
+
+
 @pytest.mark.slow
 def test_cli_writes_files_nibabel_and_h5py_open(tmp_path):
     out = tmp_path / "sv"
