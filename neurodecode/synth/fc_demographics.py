@@ -1,17 +1,18 @@
 """``synthetic-fc-demographics``: resting-state connectivity with planted demographic effects
 (age, sex, site) and a separate planted clinical signal (``diagnosis``).
 
-Generative model (one participant ``i``): ROIs belong to networks; network ``k`` has a
-log-variance ``s_ik = base_k + effects + noise`` where age (standardised), sex, site and
+Generative model (one participant ``i``): ROIs belong to networks and all load on a global factor;
+factor ``k`` has a log-variance ``s_ik = base_k + effects + noise`` where age (standardised), sex, site and
 diagnosis each shift chosen networks. The ROI covariance is
-``B diag(exp(s_i)) B^T + I`` (``B``: network loadings) and the participant's connectivity is
-the matching correlation matrix ``C_i``. Diagnosis is independent of the demographics and acts
+``B diag(exp(s_i)) B^T + I`` (``B``: loadings) and the participant's connectivity is
+the matching correlation matrix ``C_i``; its data ``X`` is the sample correlation of
+``n_timepoints`` Gaussian time points drawn with correlation ``C_i`` (so edges carry the
+estimation noise of real scans). Diagnosis is independent of the demographics and acts
 on its own network, so removing demographics should keep it. ``truth["effect_maps"]`` holds
 each effect's edge map: connectivity with the effect on minus off, at the baseline.
 
-:func:`write` draws ROI time series whose sample correlation is exactly ``C_i`` (white noise,
-exactly whitened, then coloured by the Cholesky factor of ``C_i``) and writes them in the
-ABIDE-PCP layout (``<id>_rois_<atlas>.1D`` + ``phenotypic.csv``), so that
+:func:`write` regenerates the same time series (one seeded stream per participant) and
+writes them in the ABIDE-PCP layout (``<id>_rois_<atlas>.1D`` + ``phenotypic.csv``), so that
 :func:`neurodecode.data.connectivity.load_roi_connectivity` recovers ``X`` to numerical
 precision.
 """
@@ -19,6 +20,7 @@ precision.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,18 +66,18 @@ def make(
     n_rois : int
         ROIs of the atlas (264 for the Power atlas).
     n_networks : int
-        Networks the ROIs are split into (at least 6: age x2, sex, site, diagnosis, free).
+        Networks the ROIs are split into (at least 7: age x2, sex, site x2, diagnosis, free).
     n_sites : int
-        Acquisition sites; site ``j`` shifts network 3 and the last network by ``site_effect``
-        times a fixed pattern.
+        Acquisition sites; site ``j`` shifts networks 3 and 5 by ``site_effect`` times
+        ``(cos, sin)(2 pi j / n_sites)``.
     n_timepoints : int
         Time points per participant in the written files (must exceed ``n_rois``).
     site_effect, noise : float
         Size of site shifts and standard deviation of the individual log-variance noise.
     """
     n = 400 if n_subjects is None else int(n_subjects)
-    if n_networks < 6 or n_rois < 2 * n_networks:
-        raise DataError(f"need n_networks >= 6 and n_rois >= 2*n_networks, got "
+    if n_networks < 7 or n_rois < 2 * n_networks:
+        raise DataError(f"need n_networks >= 7 and n_rois >= 2*n_networks, got "
                         f"{n_networks} networks for {n_rois} ROIs")
     if n_timepoints <= n_rois:
         raise DataError(f"n_timepoints ({n_timepoints}) must exceed n_rois ({n_rois})")
@@ -84,16 +86,19 @@ def make(
                   noise=noise)
     rng = np.random.default_rng(seed)
     network = np.arange(n_rois) % n_networks
-    loadings = np.zeros((n_rois, n_networks))
+    # one loading per ROI on its network, plus a global factor (last column) shared by all
+    loadings = np.zeros((n_rois, n_networks + 1))
     loadings[np.arange(n_rois), network] = rng.uniform(0.7, 1.3, n_rois)
-    base = rng.normal(0.0, 0.3, n_networks)
-    site_pattern = rng.choice([-1.0, 1.0], size=(n_sites, 2)) * site_effect
+    loadings[:, -1] = rng.uniform(0.3, 0.7, n_rois)
+    base = rng.normal(0.0, 0.3, n_networks + 1)
+    angles = 2 * np.pi * np.arange(n_sites) / n_sites  # distinct sites, zero mean shift
+    site_pattern = site_effect * np.column_stack([np.cos(angles), np.sin(angles)])
 
     age = np.round(rng.uniform(7.0, 60.0, n), 2)
     sex = rng.choice(["M", "F"], size=n)
     site = rng.integers(0, n_sites, n)
     diagnosis = rng.integers(0, 2, n)
-    shifts = np.tile(base, (n, 1)) + rng.normal(0.0, noise, (n, n_networks))
+    shifts = np.tile(base, (n, 1)) + rng.normal(0.0, noise, (n, n_networks + 1))
     age_z = (age - 33.5) / 15.3  # the uniform(7, 60) mean and standard deviation
     for k, b in _EFFECTS["age"].items():
         shifts[:, k] += b * age_z
@@ -102,9 +107,10 @@ def make(
     for k, b in _EFFECTS["diagnosis"].items():
         shifts[:, k] += b * diagnosis
     shifts[:, 3] += site_pattern[site, 0]
-    shifts[:, -1] += site_pattern[site, 1]
+    shifts[:, 5] += site_pattern[site, 1]
 
-    X = upper_triangle(_correlations(loadings, shifts))
+    series = _timeseries(_correlations(loadings, shifts), n_timepoints, seed)
+    X = np.stack([upper_triangle(np.corrcoef(ts, rowvar=False)) for ts in series])
     ids = [f"site{s}_{i:05d}" for i, s in enumerate(site)]
     metadata = pd.DataFrame(dict(
         participant_id=ids, age=age, sex=sex, site=[f"site{s}" for s in site],
@@ -119,7 +125,7 @@ def make(
     for j in range(n_sites):
         on = base.copy()
         on[3] += site_pattern[j, 0]
-        on[-1] += site_pattern[j, 1]
+        on[5] += site_pattern[j, 1]
         effect_maps[f"site{j}"] = _effect_map(loadings, base, on)
     truth = dict(
         demographics=DEMOGRAPHICS,
@@ -127,8 +133,10 @@ def make(
         atlas=ATLAS,
         network=network.tolist(),
         effect_maps=effect_maps,
+        loadings=loadings,
+        log_variances=shifts,
         effect_networks={k: sorted(v) for k, v in _EFFECTS.items()}
-        | {"site": [3, n_networks - 1]},
+        | {"site": [3, 5]},
     )
     data = TrialData(X=X, subject="group", modality="fc", metadata=metadata,
                      info=dict(atlas=ATLAS, n_rois=n_rois, kind="correlation",
@@ -154,33 +162,28 @@ def _roi_names(n_rois: int) -> list[str]:
     return [f"ROI{r + 1:03d}" for r in range(n_rois)]
 
 
-def timeseries_with_correlation(corr: np.ndarray, n_times: int,
-                                rng: np.random.Generator) -> np.ndarray:
-    """Time series, shape (n_times, n_rois), whose sample correlation equals ``corr`` exactly."""
-    white = rng.standard_normal((n_times, corr.shape[0]))
-    white -= white.mean(axis=0)
-    # exact whitening: the sample covariance of `white` becomes the identity
-    evals, evecs = np.linalg.eigh(white.T @ white / (n_times - 1))
-    white = white @ evecs @ np.diag(evals ** -0.5) @ evecs.T
-    return white @ np.linalg.cholesky(corr).T
+def _timeseries(correlations: np.ndarray, n_times: int, seed: int) -> Iterator[np.ndarray]:
+    """Gaussian ROI time series, one (n_times, n_rois) array per participant, drawn with
+    population correlation ``correlations[i]``; participant ``i`` has its own random stream."""
+    for i, corr in enumerate(correlations):
+        rng = np.random.default_rng([seed, 1, i])
+        yield rng.standard_normal((n_times, corr.shape[0])) @ np.linalg.cholesky(corr).T
 
 
 def write(world: SyntheticWorld, out_dir: str | Path) -> list[Path]:
     """Write ``<id>_rois_synth.1D`` files, ``phenotypic.csv`` and ``world.json``."""
-    from neurodecode.confounds.connectivity import from_upper_triangle
-
     out_dir = Path(out_dir)
     data = world.subjects["group"]
     params = world.params
-    rng = np.random.default_rng([params["seed"], 1])
-    names = data.info.get("roi_names") or _roi_names(params["n_rois"])
-    header = "\t".join(f"#{name}" for name in names)
+    header = "\t".join(f"#{name}" for name in data.info["roi_names"])
+    correlations = _correlations(np.asarray(world.truth["loadings"]),
+                                 np.asarray(world.truth["log_variances"]))
     paths = []
-    for pid, edges in zip(data.metadata["participant_id"], np.asarray(data.X), strict=True):
-        ts = timeseries_with_correlation(from_upper_triangle(edges), params["n_timepoints"], rng)
+    series = _timeseries(correlations, params["n_timepoints"], params["seed"])
+    for pid, ts in zip(data.metadata["participant_id"], series, strict=True):
         path = out_dir / f"{pid}_rois_{ATLAS}.1D"
         with atomic_path(path) as tmp:
-            np.savetxt(tmp, ts, fmt="%.12e", delimiter="\t", header=header, comments="")
+            np.savetxt(tmp, ts, fmt="%.17g", delimiter="\t", header=header, comments="")
         paths.append(path)
     csv = out_dir / "phenotypic.csv"
     write_text(csv, data.metadata.to_csv(index=False))

@@ -1,0 +1,505 @@
+"""DemoVAE: a demographic-conditioned autoencoder whose latents are decorrelated from
+demographics (Orlichenko et al., "Demographic-conditioned variational autoencoder for fMRI
+connectivity", 2023/2024).
+
+The encoder is deterministic (``Linear(d, h)-ReLU-Linear(h, L)``); the decoder reads
+``[z, demographics]``. The loss is
+
+``lambda_recon * RMSE(x_hat, x) + lambda_moment * moments(z) + lambda_decor * decor(z, D)
++ lambda_guidance * guidance``
+
+where ``moments`` matches the batch's latent second moment and mean to ``N(0, I)`` (instead of
+a KL term), ``decor`` is the root mean square *Pearson correlation* between every latent and
+every demographic column (scale-invariant: multiplying age by 12 changes nothing), and the
+optional ``guidance`` asks frozen linear predictors fitted on the real training data to
+recover the demographics from samples decoded from random latents. Continuous demographics are
+standardised with training statistics, categorical ones one-hot encoded; edges are
+standardised with training statistics. Mini-batches are reshuffled every epoch.
+
+Demographics reach the estimator in one of two ways:
+
+- ``fit(X, demographics=df)`` with an array ``X`` and a DataFrame ``df``;
+- ``fit(X_df)`` with one DataFrame holding the edge columns *and* the declared demographic
+  columns: the declared columns are split off. This is the way to use DemoVAE inside a
+  scikit-learn :class:`~sklearn.pipeline.Pipeline` and ``cross_val_*``: the rows of the
+  demographics travel with the rows of ``X``, so every fold fits on its training rows only.
+
+``transform`` needs no demographics (the encoder reads edges only); declared columns in a
+DataFrame are dropped. ``y`` is ignored (the target never reaches the autoencoder).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from neurodecode._files import atomic_path, write_json
+from neurodecode.data.errors import DataError
+
+
+class DemographicEncoder:
+    """Continuous columns → standardised; categorical columns → one-hot (fixed categories).
+
+    Parameters
+    ----------
+    continuous, categorical : list of str
+        Column names.
+    mean, scale : dict of str to float
+        Training statistics of the continuous columns.
+    categories : dict of str to list
+        Known levels of each categorical column, in one-hot order.
+    """
+
+    def __init__(self, continuous: list[str], categorical: list[str],
+                 mean: dict[str, float], scale: dict[str, float],
+                 categories: dict[str, list]) -> None:
+        self.continuous, self.categorical = list(continuous), list(categorical)
+        self.mean, self.scale, self.categories = mean, scale, categories
+
+    @classmethod
+    def fit(cls, demographics: pd.DataFrame, continuous: list[str],
+            categorical: list[str]) -> DemographicEncoder:
+        mean, scale = {}, {}
+        for col in continuous:
+            values = pd.to_numeric(demographics[col], errors="coerce").to_numpy(float)
+            sd = values.std()
+            if not np.isfinite(values).all() or sd == 0:
+                raise DataError(f"demographic column {col!r} must be finite and vary across "
+                                f"participants (std {sd:.3g})")
+            mean[col], scale[col] = float(values.mean()), float(sd)
+        categories = {}
+        for col in categorical:
+            levels = sorted(pd.unique(demographics[col]).tolist(), key=str)
+            if len(levels) < 2:
+                raise DataError(f"categorical column {col!r} has a single level {levels}")
+            categories[col] = levels
+        return cls(continuous, categorical, mean, scale, categories)
+
+    @property
+    def columns(self) -> list[str]:
+        """Names of the encoded columns, e.g. ``["age", "sex=F", "sex=M"]``."""
+        return self.continuous + [f"{c}={v}" for c in self.categorical
+                                  for v in self.categories[c]]
+
+    def transform(self, demographics: pd.DataFrame) -> np.ndarray:
+        """Encoded demographics, shape (n, n_encoded_columns), float32."""
+        parts = []
+        for col in self.continuous:
+            values = pd.to_numeric(demographics[col], errors="coerce").to_numpy(float)
+            if not np.isfinite(values).all():
+                raise DataError(f"demographic column {col!r} has missing or non-numeric values")
+            parts.append(((values - self.mean[col]) / self.scale[col])[:, None])
+        for col in self.categorical:
+            values = demographics[col].to_numpy()
+            levels = self.categories[col]
+            unknown = set(values.tolist()) - set(levels)
+            if unknown:
+                raise DataError(f"demographic column {col!r}: levels {sorted(unknown, key=str)} "
+                                f"were not seen in training (known: {levels})")
+            parts.append(np.stack([values == v for v in levels], axis=1).astype(float))
+        return np.concatenate(parts, axis=1).astype(np.float32)
+
+    def state(self) -> dict[str, Any]:
+        return dict(continuous=self.continuous, categorical=self.categorical, mean=self.mean,
+                    scale=self.scale, categories=self.categories)
+
+
+def _build_networks(n_features: int, n_demo: int, latent_dim: int, hidden_dim: int,
+                    conditional_encoder: bool):
+    import torch.nn as nn
+
+    n_in = n_features + (n_demo if conditional_encoder else 0)
+    encoder = nn.Sequential(nn.Linear(n_in, hidden_dim), nn.ReLU(),
+                            nn.Linear(hidden_dim, latent_dim))
+    decoder = nn.Sequential(nn.Linear(latent_dim + n_demo, hidden_dim), nn.ReLU(),
+                            nn.Linear(hidden_dim, n_features))
+    return nn.ModuleDict(dict(encoder=encoder, decoder=decoder))
+
+
+def correlation(a, b, eps: float = 1e-8):
+    """Pearson correlations between the columns of ``a`` (n, p) and ``b`` (n, q) → (p, q).
+
+    Invariant to shifting and rescaling any column of either input (torch tensors).
+    """
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    cov = a.T @ b / a.shape[0]
+    return cov / (a.pow(2).mean(0).sqrt()[:, None] * b.pow(2).mean(0).sqrt()[None, :] + eps)
+
+
+class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Demographic-conditioned autoencoder for connectivity edges (scikit-learn transformer).
+
+    Parameters
+    ----------
+    continuous : sequence of str
+        Continuous demographic columns (e.g. ``("age",)``), standardised internally.
+    categorical : sequence of str
+        Categorical demographic columns (e.g. ``("sex", "site")``), one-hot encoded.
+    latent_dim : int
+        Latent size ``L`` (60 in the paper).
+    hidden_dim : int
+        Hidden layer width of encoder and decoder (1000 in the paper).
+    n_epochs, batch_size : int
+        Training length and mini-batch size (batches reshuffled each epoch).
+    learning_rate, weight_decay : float
+        Adam settings.
+    lambda_recon, lambda_moment, lambda_decor, lambda_guidance : float
+        Loss weights (paper: 100, 1, 10, 0.001). ``lambda_guidance=0`` turns guidance off.
+    device : str
+        ``"cpu"`` or ``"cuda"``.
+    random_state : int
+        Seeds initialisation, shuffling and guidance samples.
+    verbose : bool
+        Show a progress bar over epochs.
+
+    Attributes
+    ----------
+    encoder_ : DemographicEncoder
+    x_mean_, x_scale_ : arrays, shape (n_features,)
+    module_ : torch.nn.ModuleDict with ``encoder`` and ``decoder``
+    history_ : list of dict, per-epoch mean losses
+    train_demographics_ : DataFrame, the training demographics (used by ``sample(n)``)
+    """
+
+    def __init__(self, continuous=(), categorical=(), latent_dim: int = 60,
+                 hidden_dim: int = 1000, n_epochs: int = 100, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0,
+                 lambda_recon: float = 100.0, lambda_moment: float = 1.0,
+                 lambda_decor: float = 1000.0, lambda_guidance: float = 0.0,
+                 conditional_encoder: bool = True, device: str = "cpu",
+                 random_state: int = 0, verbose: bool = False) -> None:
+        self.continuous = continuous
+        self.categorical = categorical
+        self.latent_dim = latent_dim
+        self.hidden_dim = hidden_dim
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.lambda_recon = lambda_recon
+        self.lambda_moment = lambda_moment
+        self.lambda_decor = lambda_decor
+        self.lambda_guidance = lambda_guidance
+        self.conditional_encoder = conditional_encoder
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ inputs
+    @property
+    def _demographic_columns(self) -> list[str]:
+        return list(self.continuous) + list(self.categorical)
+
+    def _split(self, X, demographics: pd.DataFrame | None = None,
+               require: bool = True) -> tuple[np.ndarray, pd.DataFrame | None]:
+        """Edges as float32 array and demographics (from ``demographics`` or X's columns)."""
+        declared = self._demographic_columns
+        if isinstance(X, pd.DataFrame):
+            present = [c for c in declared if c in X.columns]
+            if demographics is None and present:
+                demographics = X[present]
+            X = X.drop(columns=present)
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise DataError(f"X must be (n_participants, n_edges), got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise DataError("X contains NaN or infinite values; fix or drop those participants")
+        if demographics is not None:
+            if not isinstance(demographics, pd.DataFrame):
+                raise DataError("demographics must be a pandas DataFrame")
+            missing = [c for c in declared if c not in demographics.columns]
+            if missing:
+                raise DataError(f"demographics lack declared columns {missing}; "
+                                f"found {list(demographics.columns)}")
+            if len(demographics) != len(X):
+                raise DataError(f"demographics have {len(demographics)} rows for "
+                                f"{len(X)} participants")
+            demographics = demographics[declared].reset_index(drop=True)
+        elif require:
+            raise DataError(
+                f"DemoVAE needs demographics {declared}: pass demographics=DataFrame or give X "
+                "as a DataFrame that also holds those columns"
+            )
+        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise DataError(f"X has {X.shape[1]} edges, the model was fitted on "
+                            f"{self.n_features_in_}")
+        return X, demographics
+
+    def _torch(self):
+        import torch
+
+        return torch
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X, y=None, demographics: pd.DataFrame | None = None) -> DemoVAE:
+        """Fit on edges ``X`` (n_participants, n_edges) and their demographics.
+
+        ``y`` is ignored (present for :class:`~sklearn.pipeline.Pipeline`).
+        """
+        torch = self._torch()
+        if not self._demographic_columns:
+            raise DataError("declare at least one demographic column (continuous=/categorical=)")
+        X, demographics = self._split(X, demographics)
+        self.n_features_in_ = X.shape[1]
+        self.encoder_ = DemographicEncoder.fit(demographics, list(self.continuous),
+                                               list(self.categorical))
+        self.train_demographics_ = demographics.copy()
+        self.x_mean_ = X.mean(axis=0)
+        self.x_scale_ = X.std(axis=0)
+        self.x_scale_[self.x_scale_ == 0] = 1.0
+        xs = (X - self.x_mean_) / self.x_scale_
+        D = self.encoder_.transform(demographics)
+        device = torch.device(self.device)
+        gen = torch.Generator().manual_seed(int(self.random_state))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.random_state))
+            self.module_ = _build_networks(X.shape[1], D.shape[1], self.latent_dim,
+                                           self.hidden_dim, self.conditional_encoder).to(device)
+        guide = self._fit_guidance(xs, demographics) if self.lambda_guidance > 0 else None
+        opt = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate,
+                               weight_decay=self.weight_decay)
+        xt = torch.from_numpy(xs).to(device)
+        dt = torch.from_numpy(D).to(device)
+        n = len(xt)
+        batch = min(self.batch_size, n)
+        self.history_ = []
+        epochs = range(self.n_epochs)
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc="DemoVAE")
+        self.module_.train()
+        for _ in epochs:
+            order = torch.randperm(n, generator=gen).to(device)
+            totals: dict[str, float] = {}
+            n_batches = 0
+            # drop a last batch too small for stable moments/correlations
+            for start in range(0, n - batch // 2, batch):
+                idx = order[start:start + batch]
+                losses = self._losses(xt[idx], dt[idx], guide, gen)
+                loss = sum(losses.values())
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                for k, v in losses.items():
+                    totals[k] = totals.get(k, 0.0) + v.item()
+                n_batches += 1
+            self.history_.append({k: v / n_batches for k, v in totals.items()})
+        self.module_.eval()
+        self._n_features_out = self.latent_dim
+        return self
+
+    def _losses(self, x, d, guide, gen) -> dict[str, Any]:
+        torch = self._torch()
+        z = self._encode(x, d)
+        x_hat = self.module_["decoder"](torch.cat([z, d], dim=1))
+        n = z.shape[0]
+        eye = torch.eye(z.shape[1], device=z.device)
+        losses = dict(
+            recon=self.lambda_recon * (x_hat - x).pow(2).mean().sqrt(),
+            moment=self.lambda_moment * (((z.T @ z) / n - eye).pow(2).mean().sqrt()
+                                         + z.mean(0).pow(2).mean().sqrt()),
+            decor=self.lambda_decor * correlation(z, d).pow(2).sum(0).sqrt().mean(),
+        )
+        if guide is not None:
+            z_s = torch.randn(z.shape, generator=gen).to(z.device)
+            x_s = self.module_["decoder"](torch.cat([z_s, d], dim=1))
+            losses["guidance"] = self.lambda_guidance * self._guidance_loss(x_s, d, guide)
+        return losses
+
+    def _fit_guidance(self, xs: np.ndarray, demographics: pd.DataFrame) -> dict[str, Any]:
+        """Frozen linear predictors of each demographic from standardised edges."""
+        from sklearn.linear_model import LogisticRegression, Ridge
+
+        torch = self._torch()
+        D = self.encoder_.transform(demographics)
+        guide = {}
+        col = 0
+        for name in self.encoder_.continuous:
+            ridge = Ridge(alpha=float(xs.shape[1])).fit(xs, D[:, col])
+            guide[name] = ("continuous", col, torch.tensor(ridge.coef_[None], dtype=torch.float32),
+                           torch.tensor([ridge.intercept_], dtype=torch.float32))
+            col += 1
+        for name in self.encoder_.categorical:
+            k = len(self.encoder_.categories[name])
+            labels = D[:, col:col + k].argmax(1)
+            clf = LogisticRegression(C=1.0 / xs.shape[1], max_iter=500).fit(xs, labels)
+            coef, icpt = clf.coef_, clf.intercept_
+            if k == 2:  # binary: sklearn keeps one row; expand to two logits
+                coef, icpt = np.vstack([-coef / 2, coef / 2]), np.array([-icpt[0], icpt[0]]) / 2
+            guide[name] = ("categorical", col, torch.tensor(coef, dtype=torch.float32),
+                           torch.tensor(icpt, dtype=torch.float32))
+            col += k
+        device = torch.device(self.device)
+        return {k: (kind, c, w.to(device), b.to(device)) for k, (kind, c, w, b) in guide.items()}
+
+    def _guidance_loss(self, x_s, d, guide):
+        torch = self._torch()
+        total = 0.0
+        for name, (kind, col, w, b) in guide.items():
+            out = x_s @ w.T + b
+            if kind == "continuous":
+                total = total + (out[:, 0] - d[:, col]).pow(2).mean()
+            else:
+                k = len(self.encoder_.categories[name])
+                target = d[:, col:col + k].argmax(1)
+                total = total + torch.nn.functional.cross_entropy(out, target)
+        return total
+
+    # ------------------------------------------------------------------ using
+    def _encode(self, xs, d):
+        """Latents of standardised edges ``xs`` (torch) with encoded demographics ``d``."""
+        torch = self._torch()
+        inp = torch.cat([xs, d], dim=1) if self.conditional_encoder else xs
+        return self.module_["encoder"](inp)
+
+    def transform(self, X, demographics: pd.DataFrame | None = None) -> np.ndarray:
+        """Latents, shape (n_participants, latent_dim).
+
+        Demographics (argument or declared DataFrame columns) are needed when
+        ``conditional_encoder`` is True.
+        """
+        check_is_fitted(self, "module_")
+        torch = self._torch()
+        X, demographics = self._split(X, demographics, require=self.conditional_encoder)
+        xs = torch.from_numpy((X - self.x_mean_) / self.x_scale_).to(self.device)
+        d = torch.from_numpy(self.encoder_.transform(demographics)).to(self.device) \
+            if self.conditional_encoder else None
+        with torch.no_grad():
+            return self._encode(xs, d).cpu().numpy().astype(np.float64)
+
+    def decode(self, latents: np.ndarray, demographics: pd.DataFrame) -> np.ndarray:
+        """Edges, shape (n, n_edges), decoded from ``latents`` (n, L) with ``demographics``."""
+        check_is_fitted(self, "module_")
+        torch = self._torch()
+        latents = np.asarray(latents, dtype=np.float32)
+        D = self.encoder_.transform(demographics)
+        if len(D) != len(latents):
+            raise DataError(f"{len(D)} demographic rows for {len(latents)} latents")
+        inp = torch.from_numpy(np.concatenate([latents, D], axis=1)).to(self.device)
+        with torch.no_grad():
+            xs = self.module_["decoder"](inp).cpu().numpy().astype(np.float64)
+        return xs * self.x_scale_ + self.x_mean_
+
+    def harmonize(self, X, to: dict | pd.DataFrame,
+                  demographics: pd.DataFrame | None = None) -> np.ndarray:
+        """Re-decode participants' connectivity with other demographics.
+
+        Parameters
+        ----------
+        X : array (n, n_edges) or DataFrame with the demographic columns
+        to : dict or DataFrame
+            A dict ``{column: value}`` overrides those columns for every participant (e.g.
+            ``{"site": "site0"}``); a DataFrame gives full new demographics, row by row.
+        demographics : DataFrame, optional
+            The participants' own demographics, for the columns ``to`` does not set.
+
+        Returns
+        -------
+        edges : array, shape (n, n_edges)
+        """
+        X_edges, own = self._split(X, demographics, require=self.conditional_encoder)
+        if isinstance(to, pd.DataFrame):
+            target = to.reset_index(drop=True)
+        else:
+            unknown = set(to) - set(self._demographic_columns)
+            if unknown:
+                raise DataError(f"harmonize: {sorted(unknown)} are not declared demographics "
+                                f"{self._demographic_columns}")
+            if own is None:
+                if set(to) != set(self._demographic_columns):
+                    raise DataError("harmonize: give the participants' demographics for the "
+                                    "columns that `to` does not set")
+                own = pd.DataFrame(index=range(len(X_edges)))
+            target = own.copy()
+            for col, value in to.items():
+                target[col] = value
+        return self.decode(self.transform(X_edges, own), target)
+
+    def sample(self, demographics: pd.DataFrame | int,
+               random_state: int | None = None) -> tuple[np.ndarray, pd.DataFrame]:
+        """Synthetic connectivity for given demographics (or ``n`` resampled training rows).
+
+        Latents are drawn from ``N(0, I)``, the distribution the moment-matching loss fits.
+
+        Returns
+        -------
+        edges : array, shape (n, n_edges)
+        demographics : DataFrame, the demographics used (one row per sample)
+        """
+        check_is_fitted(self, "module_")
+        rng = np.random.default_rng(self.random_state if random_state is None else random_state)
+        if isinstance(demographics, int | np.integer):
+            rows = rng.integers(0, len(self.train_demographics_), int(demographics))
+            demographics = self.train_demographics_.iloc[rows].reset_index(drop=True)
+        else:
+            demographics = demographics.reset_index(drop=True)
+        latents = rng.standard_normal((len(demographics), self.latent_dim))
+        return self.decode(latents, demographics), demographics
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: str | Path) -> list[Path]:
+        """Write ``model.safetensors`` (weights, standardisation) and ``config.json``."""
+        from safetensors.torch import save_file
+
+        check_is_fitted(self, "module_")
+        torch = self._torch()
+        directory = Path(directory)
+        tensors = {f"module.{k}": v.detach().cpu().contiguous()
+                   for k, v in self.module_.state_dict().items()}
+        tensors["x_mean"] = torch.from_numpy(np.ascontiguousarray(self.x_mean_))
+        tensors["x_scale"] = torch.from_numpy(np.ascontiguousarray(self.x_scale_))
+        weights = directory / "model.safetensors"
+        with atomic_path(weights) as tmp:
+            save_file(tensors, str(tmp))
+        config = dict(
+            format="neurodecode.DemoVAE/1",
+            params={k: (list(v) if isinstance(v, tuple) else v)
+                    for k, v in self.get_params().items()},
+            n_features_in=int(self.n_features_in_),
+            demographic_encoder=self.encoder_.state(),
+            train_demographics=json.loads(self.train_demographics_.to_json(orient="split")),
+            history=self.history_,
+        )
+        return [weights, write_json(directory / "config.json", config)]
+
+    @classmethod
+    def load(cls, directory: str | Path, device: str | None = None) -> DemoVAE:
+        """Load a model written by :meth:`save` (no pickle; strict weight loading)."""
+        from safetensors.torch import load_file
+
+        directory = Path(directory)
+        cfg_path, weights = directory / "config.json", directory / "model.safetensors"
+        for path in (cfg_path, weights):
+            if not path.is_file():
+                raise DataError(f"{path}: not found; is {directory} a saved DemoVAE?")
+        config = json.loads(cfg_path.read_text())
+        if config.get("format") != "neurodecode.DemoVAE/1":
+            raise DataError(f"{cfg_path}: not a DemoVAE config (format {config.get('format')})")
+        params = dict(config["params"])
+        if device is not None:
+            params["device"] = device
+        model = cls(**params)
+        model.n_features_in_ = config["n_features_in"]
+        model.encoder_ = DemographicEncoder(**config["demographic_encoder"])
+        split = config["train_demographics"]
+        model.train_demographics_ = pd.DataFrame(split["data"], columns=split["columns"])
+        model.history_ = config["history"]
+        tensors = load_file(str(weights))
+        model.x_mean_ = tensors.pop("x_mean").numpy()
+        model.x_scale_ = tensors.pop("x_scale").numpy()
+        model.module_ = _build_networks(model.n_features_in_, len(model.encoder_.columns),
+                                        model.latent_dim, model.hidden_dim,
+                                        model.conditional_encoder)
+        model.module_.load_state_dict({k.removeprefix("module."): v for k, v in tensors.items()},
+                                      strict=True)
+        model.module_.to(model.device).eval()
+        model._n_features_out = model.latent_dim
+        return model
