@@ -1,0 +1,61 @@
+import numpy as np
+import pandas as pd
+from sklearn.metrics import r2_score, roc_auc_score
+
+from neurodecode.confounds.reports import (
+    chance_band,
+    fidelity_report,
+    held_out_predictions,
+    leakage_report,
+)
+
+
+def _targets(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(dict(age=rng.uniform(10, 60, n), sex=rng.choice(["F", "M"], n),
+                             site=rng.choice(["a", "b", "c"], n)))
+
+
+def test_leakage_report_flags_present_absent_and_matches_sklearn():
+    t = _targets()
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal((200, 5))
+    informative = np.column_stack([t.age / 10 + rng.standard_normal(200), (t.sex == "M") * 2.0,
+                                   noise])
+    rep = leakage_report(informative, t[["age", "sex"]], n_permutations=200).set_index("target")
+    assert (rep["status"] == "above chance").all()
+    pred = held_out_predictions(informative, t.age, "continuous")
+    assert rep.loc["age", "score"] == r2_score(t.age, pred)
+    pred = held_out_predictions(informative, t.sex, "binary")
+    assert rep.loc["sex", "score"] == roc_auc_score(t.sex == "M", pred)
+    null = leakage_report(noise, t, n_permutations=500, alpha=0.01).set_index("target")
+    assert (null["status"] == "at chance").all(), null
+    assert null.loc["site", "metric"] == "balanced_accuracy"
+    assert null.loc["sex", "chance_low"] < 0.5 < null.loc["sex", "chance_high"]
+
+
+def test_chance_band_is_two_sided():
+    y = np.repeat([0, 1], 50)
+    low, mid, high = chance_band(y, y.astype(float), "binary", n_permutations=300)
+    assert low < mid < high and abs(mid - 0.5) < 0.05
+    assert roc_auc_score(y, -y) < low  # anti-predictions fall below the band
+
+
+def test_fidelity_report_values():
+    rng = np.random.default_rng(0)
+    demo = pd.DataFrame(dict(sex=rng.choice(["F", "M"], 400)))
+    effect = np.linspace(-1, 1, 20)
+
+    def draw(shrink):
+        return rng.standard_normal((400, 20)) + np.outer(demo.sex == "M", effect) * shrink
+
+    real = draw(1.0)
+    same = fidelity_report(real, demo, draw(1.0), demo, groups=["sex"], n_permutations=200)
+    assert same["group_differences"]["sex=M"]["error_ratio"] < 0.3
+    assert same["two_sample"]["chance_low"] <= same["two_sample"]["auc"] \
+        <= same["two_sample"]["chance_high"]
+    flat = fidelity_report(real, demo, draw(0.0), demo, groups=["sex"], n_permutations=50)
+    d_real = real[demo.sex == "M"].mean(0) - real[demo.sex == "F"].mean(0)
+    assert flat["group_differences"]["sex=M"]["error_ratio"] > 0.8
+    assert np.isclose(same["moments"]["mean_correlation"] ** 0, 1.0)
+    assert d_real.shape == (20,)
