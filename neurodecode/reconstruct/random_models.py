@@ -98,8 +98,8 @@ TINY = Architecture(
 #: Stable Diffusion 1.x sizes (CLIP ViT-L/14 towers, 8x VAE), for latency benchmarks.
 SD1 = Architecture(
     width=768, unet_channels=(320, 640, 1280, 1280), unet_head_dim=8, unet_layers=2,
-    latent_size=64,    vae_channels=(128, 256, 512, 512), vae_layers=2, groups=32, text_layers=12, text_heads=12,
-    text_hidden=768, text_ffn=3072, vocab_size=49408, vision_layers=24, vision_heads=16,
+    latent_size=64, vae_channels=(128, 256, 512, 512), vae_layers=2, groups=32,
+    text_layers=12, text_heads=12, text_hidden=768, text_ffn=3072, vocab_size=49408, vision_layers=24, vision_heads=16,
     vision_hidden=1024, vision_ffn=4096,
 )
 
