@@ -417,7 +417,7 @@ def _group_means(X: np.ndarray, inverse: np.ndarray, n_groups: int) -> np.ndarra
     from scipy.sparse import csr_matrix
 
     counts = np.bincount(inverse, minlength=n_groups)
-    weights = 1.0 / np.maximum(counts, 1)
+    weights = (1.0 / np.maximum(counts, 1)).astype(X.dtype)  # no upcast copy of float32 X
     average = csr_matrix((weights[inverse], (inverse, np.arange(len(inverse)))),
                          shape=(n_groups, len(inverse)))
     return np.asarray(average @ X, dtype=float)
