@@ -25,6 +25,10 @@ def train(config, out_dir, resume, epochs, quiet):
     if epochs is not None:
         cfg.train.epochs = epochs
     fit(cfg, out_dir=out_dir, quiet=quiet, resume=resume)
+    from accelerate import PartialState
+
+    if not PartialState().is_main_process:  # under `accelerate launch`, one process reports
+        return
     metrics = json.loads((out_dir / "metrics.json").read_text())["retrieval"]
     for row in metrics:
         click.echo(f"subject {row['subject']}: top-1 {row['top1_forward']:.3f} forward, "

@@ -173,10 +173,10 @@ class TrialData:
         )
         pos = self.info.get("ch_pos")
         if pos is not None:
-            montage = mne.channels.make_dig_montage(
-                dict(zip(self.info["ch_names"], np.asarray(pos), strict=True)), coord_frame="head"
-            )
-            info.set_montage(montage, on_missing="ignore")
+            # Every channel keeps its position in loc[:3] (MEG included: montages place only
+            # EEG-like channels).
+            for ch, xyz in zip(info["chs"], np.asarray(pos, dtype=float), strict=True):
+                ch["loc"][:3] = xyz
         codes, event_id = _event_codes(self.y, self.n_trials)
         events = np.column_stack(
             [np.arange(self.n_trials), np.zeros(self.n_trials, int), codes]

@@ -181,11 +181,9 @@ def make(
         ids = np.concatenate(
             [np.arange(n_test, n_test + n_train), np.repeat(np.arange(n_test), test_repetitions)]
         )
-        order = srng.permutation(len(ids))
-        ids = ids[order]
-        repetition = np.concatenate(
-            [np.zeros(n_train, int), np.tile(np.arange(test_repetitions), n_test)]
-        )[order]
+        ids = ids[srng.permutation(len(ids))]
+        # Repetitions in presentation order, 0 for the first showing (as neurodecode.data.nsd).
+        repetition = pd.Series(ids).groupby(ids).cumcount().to_numpy()
         onsets = 2.0 + np.concatenate([[0.0], np.cumsum(srng.uniform(*soa, len(ids) - 1))])
         samples = np.rint(onsets * sfreq).astype(np.int64)
         n_samples = int(samples[-1] + (TMAX + 2.0) * sfreq)

@@ -250,9 +250,9 @@ def make(
         train_ids = n_test + np.sort(srng.choice(pool, n_train, replace=False))
         reps = np.concatenate([srng.integers(1, 4, n_train), np.full(n_test, 3)])
         ids = np.repeat(np.concatenate([train_ids, test_ids]), reps)
-        rep_index = np.concatenate([np.arange(k) for k in reps])
-        order = srng.permutation(len(ids))
-        ids, rep_index = ids[order], rep_index[order]
+        ids = ids[srng.permutation(len(ids))]
+        # Repetitions in presentation order, 0 for the first showing (as neurodecode.data.nsd).
+        rep_index = pd.Series(ids).groupby(ids).cumcount().to_numpy()
         signal = units[ids] @ pool_w.T
         signal /= signal.std(0, keepdims=True) + 1e-6
         X = signal + noise * srng.standard_normal(signal.shape).astype(np.float32)
@@ -266,7 +266,7 @@ def make(
             {
                 "session": session + 1,
                 "trial": np.arange(len(ids)),
-                "repetition": rep_index + 1,
+                "repetition": rep_index,
                 "split": np.where(np.isin(ids, test_ids), "test", "train"),
             }
         )

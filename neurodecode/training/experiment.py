@@ -31,7 +31,7 @@ from neurodecode.models.adapters import AdapterConfig
 from neurodecode.models.decoder import BrainDecoder, DecoderConfig, HeadConfig
 from neurodecode.training.trainer import SubjectBatches, TrainConfig, train
 
-SECTIONS = ("name", "data", "targets", "model", "train")
+SECTIONS = ("name", "data", "targets", "model", "train", "full_scale")
 
 
 @dataclass
@@ -41,6 +41,7 @@ class ExperimentConfig:
     targets: list[dict]
     model: dict = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+    full_scale: dict | None = None  # the published architecture, for parameter counts only
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "<dict>") -> ExperimentConfig:
@@ -53,13 +54,25 @@ class ExperimentConfig:
         try:
             return cls(name=d["name"], data=dict(d["data"]), targets=list(d["targets"]),
                        model=dict(d.get("model") or {}),
-                       train=TrainConfig.from_dict(d.get("train") or {}))
+                       train=TrainConfig.from_dict(d.get("train") or {}),
+                       full_scale=d.get("full_scale"))
         except TypeError as err:
             raise DataError(f"{source}: {err}") from err
 
+    def full_scale_decoder(self):
+        """The :class:`DecoderConfig` of the published architecture (``full_scale``)."""
+        if not self.full_scale:
+            raise DataError(f"experiment {self.name!r} has no full_scale section")
+        fs = dict(self.full_scale)
+        return DecoderConfig.from_dict({"n_features": fs["n_features"], "heads": fs["heads"],
+                                        "adapter": fs.get("adapter", {}),
+                                        "width": fs.get("width", 512),
+                                        "depth": fs.get("depth", 2)})
+
     def to_dict(self) -> dict:
         return {"name": self.name, "data": self.data, "targets": self.targets,
-                "model": self.model, "train": self.train.to_dict()}
+                "model": self.model, "train": self.train.to_dict(),
+                "full_scale": self.full_scale}
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -245,7 +258,9 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
 
     logs = earlier + train(model, prepared.batches(names), cfg.train, quiet=quiet,
                            resume=state, on_epoch_end=checkpoint)
-    if out_dir is not None:
+    from accelerate import PartialState
+
+    if out_dir is not None and PartialState().is_main_process:
         out_dir = Path(out_dir)
         metrics = [evaluate(model, prepared, s, spaces[0]) for s in names
                    if prepared.test[s].n_trials > 1]

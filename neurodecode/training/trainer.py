@@ -189,7 +189,7 @@ def train(
                 accelerator.clip_grad_norm_([p for _, p in params], cfg.grad_clip)
             optimizer.step()
             scheduler.step()
-            logs.append({"epoch": epoch, "step": step, "subject": subject,
+            logs.append({"epoch": epoch, "step": step, "processes": n_proc, "subject": subject,
                          "lr": scheduler.get_last_lr()[0], "loss": float(loss.detach()), **parts})
             step += 1
             bar.update(1)

@@ -71,10 +71,11 @@ def test_shared_test_set_three_repetitions_no_leak(world):
 
 
 def test_repetition_numbers_follow_presentation_order(world):
-    """The k-th showing of a stimulus (in trial order) is labelled repetition k."""
+    """The k-th showing of a stimulus (in trial order) is labelled repetition k - 1 (0-based,
+    the convention of neurodecode.data.nsd)."""
     d = world.subjects["1"]
     meta = d.metadata.assign(stimulus_id=d.stimulus_ids).sort_values("trial")
-    shown = meta.groupby("stimulus_id", sort=False).cumcount() + 1
+    shown = meta.groupby("stimulus_id", sort=False).cumcount()
     np.testing.assert_array_equal(meta["repetition"].to_numpy(), shown.to_numpy())
 
 

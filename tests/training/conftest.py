@@ -23,3 +23,10 @@ def small_config(tmp_path, monkeypatch) -> ExperimentConfig:
     import copy
 
     return ExperimentConfig.from_dict(copy.deepcopy(SMALL))
+
+
+@pytest.fixture
+def small_config_dict() -> dict:
+    import copy
+
+    return copy.deepcopy(SMALL)

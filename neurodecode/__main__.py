@@ -1,0 +1,5 @@
+"""``python -m neurodecode``."""
+
+from neurodecode.cli import main
+
+main()
