@@ -47,17 +47,24 @@ def load_pretrained(cls: type, source: Any, allow_download: bool, what: str, **k
             f"{what}: expected a hub id, a local directory or a {cls.__name__}, "
             f"found {type(source).__name__}"
         )
+    subfolder = kwargs.get("subfolder")
     try:
         return cls.from_pretrained(str(source), local_files_only=not allow_download, **kwargs)
     except OSError as err:
-        hint = ("" if allow_download else
-                " Downloads are off: fetch it once (e.g. `huggingface-cli download "
-                f"{source}`), pass allow_download=True, or give a local directory.")
-        raise FileNotFoundError(
-            f"{what}: cannot load {cls.__name__} from '{source}'"
-            f"{' (subfolder ' + kwargs['subfolder'] + ')' if kwargs.get('subfolder') else ''}: "
-            f"it is not a local model directory and not in the local Hugging Face cache.{hint}"
-        ) from err
+        raise not_available(what, cls.__name__, source, subfolder, allow_download) from err
+
+
+def not_available(what: str, class_name: str, source: Any, subfolder: str | None,
+                  allow_download: bool) -> FileNotFoundError:
+    """The error for a model that is neither a local directory nor in the local cache."""
+    hint = ("" if allow_download else
+            " Downloads are off: fetch it once (e.g. `huggingface-cli download "
+            f"{source}`), pass allow_download=True, or give a local directory.")
+    where = f"'{source}'" + (f" (subfolder {subfolder})" if subfolder else "")
+    return FileNotFoundError(
+        f"{what}: cannot load {class_name} from {where}: it is not a local model directory "
+        f"and not in the local Hugging Face cache.{hint}"
+    )
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:

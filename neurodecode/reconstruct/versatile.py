@@ -15,6 +15,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
+from transformers import (
+    CLIPImageProcessor,
+    CLIPTextModelWithProjection,
+    CLIPTokenizer,
+    CLIPVisionModelWithProjection,
+)
 
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct._diffusers import (
@@ -22,6 +29,7 @@ from neurodecode.reconstruct._diffusers import (
     as_tensor,
     check_width,
     load_pretrained,
+    not_available,
     resolve_dtype,
 )
 from neurodecode.reconstruct.base import Conditioning
@@ -29,6 +37,9 @@ from neurodecode.reconstruct.base import Conditioning
 try:
     from diffusers import VersatileDiffusionDualGuidedPipeline
     from diffusers.models.transformers.dual_transformer_2d import DualTransformer2DModel
+    from diffusers.pipelines.deprecated.versatile_diffusion.modeling_text_unet import (
+        UNetFlatConditionModel,
+    )
 except ImportError:  # removed from diffusers: the generator explains what to install
     VersatileDiffusionDualGuidedPipeline = None
 
@@ -99,6 +110,36 @@ if VersatileDiffusionDualGuidedPipeline is not None:
                                 do_classifier_free_guidance, lambda n: _uncond_image(self, n))
 
 
+def _load_components(source: Any, allow_download: bool, dtype: torch.dtype) -> dict[str, Any]:
+    """The pipeline's components, each from its subfolder of ``source``.
+
+    ``from_pretrained`` of the pipeline cannot load Versatile Diffusion in diffusers 0.42: the
+    text UNet's class is no longer importable from the library its ``model_index.json`` names.
+    """
+    import diffusers
+
+    components = {
+        name: load_pretrained(cls, source, allow_download, "versatile", subfolder=name,
+                              **({"torch_dtype": dtype} if issubclass(cls, torch.nn.Module)
+                                 else {}))
+        for name, cls in {
+            "tokenizer": CLIPTokenizer, "image_feature_extractor": CLIPImageProcessor,
+            "text_encoder": CLIPTextModelWithProjection,
+            "image_encoder": CLIPVisionModelWithProjection,
+            "image_unet": UNet2DConditionModel, "text_unet": UNetFlatConditionModel,
+            "vae": AutoencoderKL,
+        }.items()
+    }
+    try:
+        config = DDIMScheduler.load_config(str(source), subfolder="scheduler",
+                                           local_files_only=not allow_download)
+    except OSError as err:
+        raise not_available("versatile", "scheduler", source, "scheduler",
+                            allow_download) from err
+    components["scheduler"] = getattr(diffusers, config["_class_name"]).from_config(config)
+    return components
+
+
 def _with_uncond(embeds: torch.Tensor, repeat: int, guided: bool, uncond) -> torch.Tensor:
     """Repeat each row ``repeat`` times; prepend unconditional rows if guided."""
     embeds = embeds.repeat_interleave(repeat, dim=0)
@@ -149,8 +190,8 @@ class VersatileGenerator(PipelineGenerator):
         if isinstance(source, VersatileDiffusionDualGuidedPipeline):
             pipe = EmbeddingsDualGuidedPipeline(**source.components)
         else:
-            pipe = load_pretrained(EmbeddingsDualGuidedPipeline, source, self.allow_download,
-                                   self.name, torch_dtype=resolve_dtype(self.dtype))
+            pipe = EmbeddingsDualGuidedPipeline(
+                **_load_components(source, self.allow_download, resolve_dtype(self.dtype)))
         for module in pipe.image_unet.modules():
             if type(module) is DualTransformer2DModel:
                 module.__class__ = MaskTolerantDualTransformer

@@ -15,6 +15,7 @@ import torch
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct import versatile as versatile_module
 from neurodecode.reconstruct.base import Conditioning, Generator
+from neurodecode.reconstruct.brain_guided import BrainGuidedGenerator
 from neurodecode.reconstruct.random_models import (
     N_TEXT_TOKENS,
     TINY,
@@ -168,8 +169,18 @@ def test_loads_a_saved_pipeline_directory(backends, tmp_path):
                                atol=1e-5)
 
 
+def test_versatile_loads_a_saved_directory(backends, tmp_path):
+    pipe = random_versatile()  # the same weights as the fixture's
+    pipe._revert_dual_attention()  # the hub's layout: separate image and text UNets
+    pipe.save_pretrained(tmp_path)
+    cond = _cond("versatile")
+    loaded = VersatileGenerator(str(tmp_path), size=SIZE, progress=False)
+    np.testing.assert_allclose(loaded.generate(cond, **RUN),
+                               backends["versatile"].generate(cond, **RUN), atol=1e-5)
+
+
 @pytest.mark.parametrize("make", [SDImg2ImgGenerator, UnCLIPGenerator, VersatileGenerator,
-                                  VAEDecoderGenerator])
+                                  VAEDecoderGenerator, BrainGuidedGenerator])
 def test_uncached_model_is_a_clear_error_not_a_download(make):
     gen = make("neurodecode-tests/not-in-any-cache", progress=False)
     with pytest.raises(FileNotFoundError, match="not-in-any-cache.*allow_download=True"):
