@@ -19,12 +19,17 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from neurodecode.models import count_parameters
-from neurodecode.training import build_decoder, evaluate, load_config, load_dataset, prepare_data
-from neurodecode.training import train
+from neurodecode.training import (
+    build_decoder,
+    evaluate,
+    load_config,
+    load_dataset,
+    prepare_data,
+    train,
+)
 from neurodecode.training.adapt import POLICIES, adapt
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,8 +5,13 @@ import pytest
 import torch
 
 from neurodecode.data.errors import DataError
-from neurodecode.models import AdapterConfig, BrainDecoder, DecoderConfig, HeadConfig
-from neurodecode.models import count_parameters
+from neurodecode.models import (
+    AdapterConfig,
+    BrainDecoder,
+    DecoderConfig,
+    HeadConfig,
+    count_parameters,
+)
 from neurodecode.models.adapters import anchor_weights
 from neurodecode.training.checkpoint import load_checkpoint, save_checkpoint
 

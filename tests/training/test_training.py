@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from neurodecode.data.errors import DataError
 from neurodecode.reconstruct.pipeline import shuffle_pairing
 from neurodecode.training import (
     build_decoder,
@@ -20,7 +21,6 @@ from neurodecode.training import (
     train,
 )
 from neurodecode.training.adapt import adapt
-from neurodecode.data.errors import DataError
 
 pytestmark = pytest.mark.slow
 
