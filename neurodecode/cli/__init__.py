@@ -41,7 +41,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "confounds",
         "Demographic confound removal (DemoVAE).",
     ),
-    "encode": ("neurodecode.cli.encode", "encode", "Encoding models from features to responses."),
 }
 
 
