@@ -131,7 +131,7 @@ def _subject(
     leadfield *= 1 + 0.2 * rng.standard_normal(leadfield.shape)
     mu = rng.uniform(9.0, 11.0, len(CLASSES))
     beta = rng.uniform(18.0, 24.0, len(CLASSES))
-    bg_freq = rng.uniform(8.0, 30.0, len(bg_pos))
+    bg_freq = rng.uniform(8.0, 13.0, len(bg_pos))  # alpha: the dominant rhythm of EEG
     X, y, sessions, runs = [], [], [], []
     for session in range(1, p["n_sessions"] + 1):
         gains = 1 + 0.1 * rng.standard_normal(n_channels)
