@@ -1,9 +1,10 @@
 """``synthetic-mi``: EEG motor imagery with planted band-power and temporal effects.
 
 Each subject has four task sources (right hand under C3, left hand under C4, feet under Cz,
-tongue under FCz), a few background rhythms, and sensor noise, mixed into 22 channels of the
-10-20 system (the BNCI2014_001 layout) through a subject-specific leadfield. Imagining class
-``k`` plants two effects on task source ``k``:
+tongue under FCz), a few class-independent alpha rhythms (8-13 Hz) and 1/f-like sensor
+noise, mixed into 22 channels of the 10-20 system (the BNCI2014_001 layout, positions from
+MNE's standard montage) through a subject-specific leadfield. Imagining class ``k`` plants two
+effects on task source ``k``:
 
 - **band power** (ERD): its mu (~10 Hz) and beta (~20 Hz) amplitude drops by ``erd``; this is
   visible in the ordinary (zero-lag) channel covariance;
