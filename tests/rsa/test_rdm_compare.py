@@ -9,8 +9,6 @@ from neurodecode.data.errors import DataError
 from neurodecode.rsa.compare import COMPARISONS, compare
 from neurodecode.rsa.rdm import RDMs, calc_rdm, noise_precision
 
-rsatoolbox = pytest.importorskip("rsatoolbox")
-
 RSA_NAMES = {
     "cosine": "cosine", "corr": "corr", "spearman": "spearman", "tau-a": "tau-a",
     "rho-a": "rho-a", "cosine-whitened": "cosine_cov", "corr-whitened": "corr_cov",
@@ -26,6 +24,7 @@ def _design(n_cond=7, n_runs=4, p=25, seed=0):
 
 @pytest.mark.parametrize("method", ["euclidean", "correlation", "mahalanobis", "crossnobis"])
 def test_rdm_parity_with_rsatoolbox(method):
+    pytest.importorskip("rsatoolbox")
     from rsatoolbox.data import Dataset
     from rsatoolbox.rdm import calc_rdm as rsa_calc_rdm
 
@@ -47,6 +46,7 @@ def test_rdm_parity_with_rsatoolbox(method):
 
 @pytest.mark.parametrize("method", COMPARISONS)
 def test_comparison_parity_with_rsatoolbox(method):
+    pytest.importorskip("rsatoolbox")
     from rsatoolbox.rdm.compare import compare as rsa_compare
 
     rng = np.random.default_rng(1)
@@ -59,6 +59,7 @@ def test_comparison_parity_with_rsatoolbox(method):
 
 @pytest.mark.parametrize("method", ["cosine-whitened", "corr-whitened", "spearman"])
 def test_comparison_parity_with_missing_pairs_and_sigma(method):
+    pytest.importorskip("rsatoolbox")
     from rsatoolbox.rdm.compare import compare as rsa_compare
 
     rng = np.random.default_rng(2)

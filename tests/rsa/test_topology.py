@@ -30,6 +30,7 @@ def test_worked_example_rank_pipeline():
 
 
 def test_differs_from_rsatoolbox_on_saturation_pooling_and_ranks():
+    pytest.importorskip("rsatoolbox")
     from rsatoolbox.rdm import RDMs as RsaRDMs
     from rsatoolbox.rdm.transform import geotopological_transform
 
