@@ -1,0 +1,32 @@
+"""Demographic confounds in functional connectivity.
+
+- :mod:`~neurodecode.confounds.connectivity` — time series → connectivity matrices
+  (nilearn) → upper-triangle edge vectors and back.
+- :class:`DemoVAE` — demographic-conditioned autoencoder (scikit-learn transformer): latents
+  decorrelated from demographics, harmonisation, sampling.
+- :func:`leakage_report` — held-out prediction of each demographic with two-sided chance bands;
+  :func:`fidelity_report` — how real synthetic connectivity looks (moments, group
+  differences, two-sample classifier).
+"""
+
+_API = {
+    "DemoVAE": "neurodecode.confounds.demovae",
+    "leakage_report": "neurodecode.confounds.reports",
+    "fidelity_report": "neurodecode.confounds.reports",
+    "plot_leakage": "neurodecode.confounds.reports",
+    "connectivity_matrices": "neurodecode.confounds.connectivity",
+    "upper_triangle": "neurodecode.confounds.connectivity",
+    "from_upper_triangle": "neurodecode.confounds.connectivity",
+}
+
+
+def __getattr__(name: str):
+    """Import lazily: torch and scikit-learn load only when used."""
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'neurodecode.confounds' has no attribute {name!r}")
+
+
+__all__ = list(_API)

@@ -40,7 +40,7 @@ ATLAS = "synth"
 # network -> shift of its log-variance per unit of each effect
 _EFFECTS = {
     "age": {0: 0.7, 1: -0.7},  # per standard deviation of age
-    "sex": {2: 1.0},  # female vs male
+    "sex": {2: 1.4},  # female vs male
     "diagnosis": {4: 1.0},  # patient vs control
 }
 

@@ -15,7 +15,7 @@ from neurodecode.synth import fc_demographics
 
 DEMOGRAPHICS = ["age", "sex", "site"]
 TARGETS = ["age", "sex", "site", "diagnosis"]
-SETTINGS = dict(continuous=["age"], categorical=["sex", "site"], latent_dim=16, hidden_dim=128,
+SETTINGS = dict(continuous=["age"], categorical=["sex", "site"], latent_dim=8, hidden_dim=128,
                 n_epochs=80, batch_size=128, lambda_decor=1000.0, random_state=0)
 
 
@@ -50,25 +50,13 @@ FAST = dict(SETTINGS, n_epochs=3, hidden_dim=32, latent_dim=4, batch_size=32)
 
 
 @pytest.mark.slow
-def test_demographics_predictable_from_raw_and_near_chance_from_latents(reports):
+def test_demographics_predictable_from_raw_and_at_chance_from_latents(reports):
     raw, latent = reports
     assert (raw["status"] == "above chance").all(), raw
     assert raw.loc["age", "score"] > 0.5 and raw.loc["sex", "score"] > 0.75
     for col in DEMOGRAPHICS:
-        # what remains of each demographic's predictability above chance, held-out
-        left = ((latent.loc[col, "score"] - latent.loc[col, "chance_median"])
-                / (raw.loc[col, "score"] - raw.loc[col, "chance_median"]))
-        assert left < 0.2, (col, latent)
-        assert latent.loc[col, "status"] != "below chance", latent  # no over-correction
-    assert latent.loc["site", "status"] == "at chance"
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="held-out sex AUC stays slightly above the band (~.56, "
-                   "band top ~.55): in-sample decorrelation does not fully generalise")
-def test_every_demographic_inside_the_chance_band(reports):
-    _, latent = reports
-    assert (latent.loc[DEMOGRAPHICS, "status"] == "at chance").all(), latent
+        # inside the two-sided band: neither leakage (above) nor over-correction (below)
+        assert latent.loc[col, "status"] == "at chance", latent
 
 
 @pytest.mark.slow
@@ -94,28 +82,38 @@ def test_samples_reproduce_planted_group_differences(world, fitted):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="samples are over-smooth (edge std ratio ~0.8): a linear "
-                   "two-sample classifier separates them (AUC ~0.88); open problem")
 def test_two_sample_classifier_near_chance(world, fitted):
     _, _, test = world
     synthetic, used = fitted.sample(test.metadata, random_state=1)
-    report = fidelity_report(test.X, test.metadata, synthetic, used, groups=["sex"],
-                             n_permutations=200)
-    assert report["two_sample"]["auc"] < report["two_sample"]["chance_high"]
+    two_sample = fidelity_report(test.X, test.metadata, synthetic, used, groups=["sex"],
+                                 n_permutations=200)["two_sample"]
+    assert two_sample["chance_low"] <= two_sample["auc"] <= two_sample["chance_high"]
+    # without the residual noise the samples are over-smooth and easy to tell apart
+    smooth, _ = fitted.sample(test.metadata, random_state=1, noise=False)
+    auc = fidelity_report(test.X, test.metadata, smooth, used, groups=["sex"],
+                          n_permutations=50)["two_sample"]["auc"]
+    assert auc > 0.6
 
 
 @pytest.mark.slow
-def test_fitting_on_all_subjects_before_cv_leaks(world, reports):
-    """Fit on everyone, then cross-validate: in-sample decorrelation makes the training folds
-    anti-correlated with the test fold, so scores fall below the chance band (Snoek et al.
-    2019). Fitted on training subjects only (ours), held-out scores stay inside the band."""
-    data, _, _ = world
+def test_fitting_on_all_subjects_before_cv_leaks(world, fitted, reports):
+    """A VAE fitted on every subject (evaluation subjects included) was decorrelated with the
+    evaluation subjects' own demographics: their latents look cleaner than truly held-out ones
+    (the optimistic, even below-chance, scores of Snoek et al. 2019). Fitted on training
+    subjects only, the same evaluation gives the honest answer."""
+    data, _, test = world
     wrong = DemoVAE(**SETTINGS).fit(data.X, demographics=data.metadata)
-    report = leakage_report(wrong.transform(data.X, data.metadata), data.metadata[DEMOGRAPHICS],
+    leaked = leakage_report(wrong.transform(test.X, test.metadata), test.metadata[DEMOGRAPHICS],
                             n_permutations=300).set_index("target")
-    assert (report["status"] == "below chance").any(), report
-    _, latent = reports
-    assert not (latent.loc[DEMOGRAPHICS, "status"] == "below chance").any()
+    _, honest = reports
+
+    def excess(report):  # score above the chance median, in units of the band's upper half
+        return ((report["score"] - report["chance_median"])
+                / (report["chance_high"] - report["chance_median"]))
+
+    assert excess(leaked).loc[["age", "sex"]].mean() < excess(honest).loc[["age", "sex"]].mean() \
+        - 0.5, (leaked, honest)
+    assert not (leaked["status"] == "above chance").any()
 
 
 def test_age_in_months_changes_nothing():
@@ -191,3 +189,12 @@ def test_harmonize_moves_connectivity_along_the_planted_site_map():
     to1 = model.harmonize(data.X, to={"site": "site1"}, demographics=data.metadata)
     truth = np.subtract(world.truth["effect_maps"]["site0"], world.truth["effect_maps"]["site1"])
     assert np.corrcoef((to0 - to1).mean(0), truth)[0, 1] > 0.7  # measured 0.78
+
+
+def test_guidance_is_optimised():
+    data = _small()
+    model = DemoVAE(**dict(FAST, n_epochs=40, lambda_guidance=1.0))
+    model.fit(data.X, demographics=data.metadata)
+    first, last = model.history_[0]["guidance"], model.history_[-1]["guidance"]
+    assert last < 0.8 * first
+    assert "guidance" not in DemoVAE(**FAST).fit(data.X, demographics=data.metadata).history_[0]

@@ -64,3 +64,15 @@ def test_fidelity_report_values():
     assert expected > 0.8
     assert np.isclose(flat["moments"]["mean_rmse"],
                       np.sqrt(np.mean((synthetic.mean(0) - real.mean(0)) ** 2)))
+
+
+def test_plot_leakage_writes_png(tmp_path):
+    t = _targets(80)
+    noise = np.random.default_rng(2).standard_normal((80, 3))
+    reports = {"noise": leakage_report(noise, t, n_permutations=50),
+               "age": leakage_report(np.c_[t.age, noise], t, n_permutations=50)}
+    from neurodecode.confounds.reports import plot_leakage
+
+    path = plot_leakage(reports, tmp_path / "leak.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["leak.png"]
