@@ -127,6 +127,7 @@ def test_img2img_from_init_images(backends):
     assert out.shape == (N, 1, SIZE, SIZE, 3)
 
 
+@pytest.mark.slow
 def test_versatile_mix_weights_the_branches(backends):
     gen = backends["versatile"]
     cond = _cond("versatile")

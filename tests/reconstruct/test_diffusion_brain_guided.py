@@ -53,6 +53,7 @@ def test_scale_zero_is_exactly_unguided_sampling(pipe):
     np.testing.assert_array_equal(_guided(pipe, 0.0), _unguided(pipe))
 
 
+@pytest.mark.slow
 def test_guidance_drives_the_response_both_ways(pipe):
     plain = _redness(_unguided(pipe))
     up, down = _redness(_guided(pipe, 1e4)), _redness(_guided(pipe, -1e4))
