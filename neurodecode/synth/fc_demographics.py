@@ -109,7 +109,7 @@ def make(
     shifts[:, 3] += site_pattern[site, 0]
     shifts[:, 5] += site_pattern[site, 1]
 
-    series = _timeseries(_correlations(loadings, shifts), n_timepoints, seed)
+    series = _timeseries(loadings, shifts, n_timepoints, seed)
     X = np.stack([upper_triangle(np.corrcoef(ts, rowvar=False)) for ts in series])
     ids = [f"site{s}_{i:05d}" for i, s in enumerate(site)]
     metadata = pd.DataFrame(dict(
@@ -162,10 +162,13 @@ def _roi_names(n_rois: int) -> list[str]:
     return [f"ROI{r + 1:03d}" for r in range(n_rois)]
 
 
-def _timeseries(correlations: np.ndarray, n_times: int, seed: int) -> Iterator[np.ndarray]:
-    """Gaussian ROI time series, one (n_times, n_rois) array per participant, drawn with
-    population correlation ``correlations[i]``; participant ``i`` has its own random stream."""
-    for i, corr in enumerate(correlations):
+def _timeseries(loadings: np.ndarray, log_variances: np.ndarray, n_times: int,
+                seed: int) -> Iterator[np.ndarray]:
+    """Gaussian ROI time series, one (n_times, n_rois) array per participant, drawn with the
+    participant's population correlation; participant ``i`` has its own random stream.
+    One participant at a time, so memory does not grow with the number of participants."""
+    for i, s_i in enumerate(log_variances):
+        corr = _correlations(loadings, s_i[None])[0]
         rng = np.random.default_rng([seed, 1, i])
         yield rng.standard_normal((n_times, corr.shape[0])) @ np.linalg.cholesky(corr).T
 
@@ -176,10 +179,10 @@ def write(world: SyntheticWorld, out_dir: str | Path) -> list[Path]:
     data = world.subjects["group"]
     params = world.params
     header = "\t".join(f"#{name}" for name in data.info["roi_names"])
-    correlations = _correlations(np.asarray(world.truth["loadings"]),
-                                 np.asarray(world.truth["log_variances"]))
     paths = []
-    series = _timeseries(correlations, params["n_timepoints"], params["seed"])
+    series = _timeseries(np.asarray(world.truth["loadings"]),
+                         np.asarray(world.truth["log_variances"]), params["n_timepoints"],
+                         params["seed"])
     for pid, ts in zip(data.metadata["participant_id"], series, strict=True):
         path = out_dir / f"{pid}_rois_{ATLAS}.1D"
         with atomic_path(path) as tmp:

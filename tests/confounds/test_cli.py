@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 
 from neurodecode.cli import main
 from neurodecode.synth import fc_demographics
 
 
+@pytest.mark.slow
 def test_fit_transform_sample(tmp_path):
     world = fc_demographics.make(n_subjects=40, seed=0, n_rois=14)
     fc_demographics.write(world, tmp_path / "data")

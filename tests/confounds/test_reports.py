@@ -76,3 +76,15 @@ def test_plot_leakage_writes_png(tmp_path):
     path = plot_leakage(reports, tmp_path / "leak.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["leak.png"]
+
+
+def test_vectorised_null_scores_equal_sklearn():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 60)
+    pred = np.round(rng.standard_normal(60), 1)  # ties on purpose
+    low, mid, high = chance_band(y, pred, "binary", n_permutations=1, alpha=0.0)
+    order = np.argsort(np.random.default_rng(0).random((1, 60)), axis=1)[0]
+    assert np.isclose(mid, roc_auc_score(y[order], pred))
+    yc = rng.standard_normal(60)
+    _, mid, _ = chance_band(yc, pred, "continuous", n_permutations=1, alpha=0.0)
+    assert np.isclose(mid, r2_score(yc[order], pred))
