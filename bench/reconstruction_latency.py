@@ -5,9 +5,10 @@ compute cost depends on the architecture, not on the weights, so no download is 
 
 Sizes (one image per call, CFG on, img2img strength 0.8 so it runs ``int(0.8 * steps)`` steps):
 
-- ``tiny``: the test architecture, 32x32 px, 10 steps, median of 3 after a warm-up, with the
+- ``tiny``: the test architecture, 32x32 px, 10 steps, median of 5 after a warm-up, with the
   reference: one direct diffusers call on the same tensors (the backend's ``_sample``), and
-  for ``none`` a direct ``vae.decode``; ratio = backend / reference (wrapper overhead).
+  for ``none`` a direct ``vae.decode``, interleaved with the backend's calls; ratio =
+  backend / reference (the wrapper's overhead).
 - ``sd1``: Stable Diffusion 1.x sizes (UNet 860 M, CLIP ViT-L/14 towers, 8x VAE; the unCLIP UNet
   gets SD-1 widths plus its embedding projection), at 128x128 px and 2 steps (median of 3, the
   first included): the default 512 px / 20-50 steps take minutes per image on these 2 shared
@@ -51,12 +52,14 @@ RESULT = Path(__file__).parent / "results" / "reconstruction_latency.json"
 GUIDANCE, STRENGTH = 5.0, 0.8
 
 
-def timed(fn: Callable[[], object], repeats: int) -> list[float]:
-    times = []
+def timed(fns: list[Callable[[], object]], repeats: int) -> list[list[float]]:
+    """Seconds of each call of each function, the functions interleaved (drift hits all)."""
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        for fn, out in zip(fns, times, strict=True):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
     return times
 
 
@@ -113,9 +116,11 @@ def run_size(label: str, arch: Architecture, pixels: int, steps: int, repeats: i
 
         def call(gen=gen, cond=cond):
             return gen.generate(cond, steps=steps, guidance=GUIDANCE, strength=STRENGTH)
+        fns = [call, reference(gen, cond, steps)] if with_reference else [call]
         if warmup:
-            call()
-        times = timed(call, repeats)
+            for fn in fns:
+                fn()
+        times, *ref_times = timed(fns, repeats)
         row = {
             "size": label, "backend": name, "pixels": pixels,
             "denoising_steps": 0 if name == "none" else
@@ -125,10 +130,7 @@ def run_size(label: str, arch: Architecture, pixels: int, steps: int, repeats: i
             "seconds_per_image": float(np.median(times)), "all_seconds": times,
         }
         if with_reference:
-            ref = reference(gen, cond, steps)
-            ref()
-            ref_times = timed(ref, repeats)
-            row["reference_seconds_per_image"] = float(np.median(ref_times))
+            row["reference_seconds_per_image"] = float(np.median(ref_times[0]))
             row["ratio_vs_reference"] = row["seconds_per_image"] / row["reference_seconds_per_image"]
         rows.append(row)
         print(f"{label:5s} {name:11s} {row['seconds_per_image']:8.3f} s/image", flush=True)
@@ -142,12 +144,13 @@ def main() -> None:
     parser.add_argument("--pixels", type=int, default=128, help="sd1 image side")
     parser.add_argument("--steps", type=int, default=2, help="sd1 scheduler steps")
     parser.add_argument("--skip-sd1", action="store_true", help="only the tiny size")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (1 here: the 2 cores are shared; raise it on yours)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's choice, one per core)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    rows = run_size("tiny", TINY, 32, 10, 3, warmup=True, with_reference=True)
+    rows = run_size("tiny", TINY, 32, 10, 5, warmup=True, with_reference=True)
     if not args.skip_sd1:
         rows += run_size("sd1", SD1, args.pixels, args.steps, 3, warmup=False,
                          with_reference=False)
@@ -155,11 +158,12 @@ def main() -> None:
         "what": "seconds per generated image (n=1, n_samples=1) for each generator backend, "
                 "random weights of the real architectures, CPU; median of repeats",
         "protocol": {"guidance": GUIDANCE, "img2img_strength": STRENGTH,
-                     "tiny": "32 px, 10 scheduler steps, median of 3 after 1 warm-up",
+                     "tiny": "32 px, 10 scheduler steps, median of 5 after 1 warm-up",
                      "sd1": f"{args.pixels} px, {args.steps} scheduler steps, median of 3 "
                             "(no warm-up)",
                      "reference": "one direct diffusers call on the same tensors "
-                                  "(vae.decode for 'none'); tiny size only"},
+                                  "(vae.decode for 'none'), interleaved with the backend's "
+                                  "calls; tiny size only"},
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "load_average_before": load_before, "load_average_after": os.getloadavg(),

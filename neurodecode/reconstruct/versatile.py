@@ -43,8 +43,8 @@ try:
 except ImportError:  # removed from diffusers: the generator explains what to install
     VersatileDiffusionDualGuidedPipeline = None
 
-#: diffusers releases known to provide VersatileDiffusionDualGuidedPipeline.
-SUPPORTED_DIFFUSERS = "diffusers>=0.19,<=0.42.1"
+#: The diffusers release this backend is tested with (it still ships the pipeline).
+SUPPORTED_DIFFUSERS = "diffusers==0.42.1"
 #: Image-token count the pipeline's dual transformer expects (CLIP ViT-L/14: CLS + 16x16).
 N_IMAGE_TOKENS = 257
 
