@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from neurodecode._hub import load_pretrained
 from neurodecode.data.containers import StimulusSet
-from neurodecode.data.errors import DataError
 from neurodecode.features.base import TargetSpace
 from neurodecode.features.simple import resize_images
 
@@ -20,20 +20,6 @@ CLIP_L14 = "openai/clip-vit-large-patch14"
 SD_VAE = "stabilityai/sd-vae-ft-mse"
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
-
-
-def load_pretrained(cls: Any, model: Any, allow_download: bool = False, **kwargs) -> Any:
-    """``cls.from_pretrained(model)`` offline by default; objects pass through unchanged."""
-    if not isinstance(model, str):
-        return model
-    try:
-        return cls.from_pretrained(model, local_files_only=not allow_download, **kwargs)
-    except (OSError, ValueError) as err:
-        raise DataError(
-            f"cannot load {cls.__name__} {model!r} from the local cache or path ({err}). "
-            "neurodecode never downloads weights unless asked: pass a local path, or "
-            "allow_download=True (CLI: --allow-download) to fetch it once."
-        ) from err
 
 
 def model_key(model: Any, net: Any) -> str:

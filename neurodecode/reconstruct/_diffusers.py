@@ -6,7 +6,6 @@ only ``_check`` (what the conditioning must hold) and ``_sample`` (one pipeline 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,57 +13,9 @@ import torch
 from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
+from neurodecode._hub import load_pretrained
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct.base import Conditioning
-
-
-def load_pretrained(cls: type, source: Any, allow_download: bool, what: str, **kwargs: Any) -> Any:
-    """Return ``source`` if it is already a ``cls`` instance, else ``cls.from_pretrained(source)``.
-
-    Parameters
-    ----------
-    cls : type
-        A diffusers pipeline or model class.
-    source : str, Path or cls instance
-        Hub id, local directory, or an already-built object.
-    allow_download : bool
-        If False (the default everywhere), only the local Hugging Face cache and local
-        directories are read; nothing is downloaded.
-    what : str
-        Name of the generator, for error messages.
-    **kwargs
-        Passed to ``from_pretrained`` (``subfolder``, ``torch_dtype``...).
-
-    Raises
-    ------
-    FileNotFoundError
-        If the model is neither a local directory nor in the local cache (offline).
-    """
-    if isinstance(source, cls):
-        return source
-    if not isinstance(source, str | Path):
-        raise TypeError(
-            f"{what}: expected a hub id, a local directory or a {cls.__name__}, "
-            f"found {type(source).__name__}"
-        )
-    subfolder = kwargs.get("subfolder")
-    try:
-        return cls.from_pretrained(str(source), local_files_only=not allow_download, **kwargs)
-    except OSError as err:
-        raise not_available(what, cls.__name__, source, subfolder, allow_download) from err
-
-
-def not_available(what: str, class_name: str, source: Any, subfolder: str | None,
-                  allow_download: bool) -> FileNotFoundError:
-    """The error for a model that is neither a local directory nor in the local cache."""
-    hint = ("" if allow_download else
-            " Downloads are off: fetch it once (e.g. `huggingface-cli download "
-            f"{source}`), pass allow_download=True, or give a local directory.")
-    where = f"'{source}'" + (f" (subfolder {subfolder})" if subfolder else "")
-    return FileNotFoundError(
-        f"{what}: cannot load {class_name} from {where}: it is not a local model directory "
-        f"and not in the local Hugging Face cache.{hint}"
-    )
 
 
 def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:

@@ -14,10 +14,10 @@ from diffusers import AutoencoderKL
 from sklearn.base import BaseEstimator
 from tqdm.auto import tqdm
 
+from neurodecode._hub import load_pretrained
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct._diffusers import (
     as_tensor,
-    load_pretrained,
     resolve_dtype,
     tensor_to_images,
 )

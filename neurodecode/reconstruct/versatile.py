@@ -23,13 +23,12 @@ from transformers import (
     CLIPVisionModelWithProjection,
 )
 
+from neurodecode._hub import load_pretrained, not_available
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct._diffusers import (
     PipelineGenerator,
     as_tensor,
     check_width,
-    load_pretrained,
-    not_available,
     resolve_dtype,
 )
 from neurodecode.reconstruct.base import Conditioning
