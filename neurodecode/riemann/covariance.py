@@ -22,9 +22,12 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 ESTIMATORS = ("scm", "cov", "oas", "lwf")
 
-# Trials are processed in chunks of at most this many input values (float64: 64 MiB), so the
-# centred copy never doubles the memory of a large batch.
+# Trials are processed in chunks of at most this many input values (float64: 64 MiB), so no
+# temporary (e.g. a centred copy for Ledoit-Wolf) ever doubles the memory of a large batch.
 _CHUNK_VALUES = 8 * 1024 * 1024
+# Without a centred copy, C = X X^T / n - m m^T loses about log10(m^2 / var) digits; chunks
+# where a channel's mean exceeds this many standard deviations are centred explicitly.
+_MAX_OFFSET = 100.0
 
 
 def batch_covariances(X: Any, estimator: str = "scm") -> Any:
@@ -54,6 +57,8 @@ def batch_covariances(X: Any, estimator: str = "scm") -> Any:
     batch = tuple(X.shape[:-2])
     n_channels, n_times = X.shape[-2:]
     flat = X.reshape((-1, n_channels, n_times))
+    if _is_numpy(flat) and not np.issubdtype(flat.dtype, np.floating):
+        flat = flat.astype(np.float64)
     per_chunk = max(1, _CHUNK_VALUES // (n_channels * n_times))
     chunks = [
         _estimate(flat[i : i + per_chunk], estimator) for i in range(0, flat.shape[0], per_chunk)
@@ -65,8 +70,16 @@ def batch_covariances(X: Any, estimator: str = "scm") -> Any:
 def _estimate(X: Any, estimator: str) -> Any:
     """Estimator on one chunk ``(n, n_channels, n_times)``."""
     n_channels, n_times = X.shape[-2:]
-    Xc = X - X.mean(-1, keepdims=True) if isinstance(X, np.ndarray) else X - X.mean(-1, True)
-    S = Xc @ _t(Xc) / n_times
+    mean = X.mean(-1)
+    Xc = None
+    if estimator == "lwf":
+        Xc = X - mean[..., None]  # Ledoit-Wolf needs the centred samples themselves
+    else:  # one product on the data as they are (no centred copy), then remove the mean
+        S = X @ _t(X) / n_times - mean[:, :, None] * mean[:, None, :]
+        if bool((mean**2 > _MAX_OFFSET**2 * S.diagonal(0, -2, -1)).any()):
+            Xc = X - mean[..., None]
+    if Xc is not None:
+        S = Xc @ _t(Xc) / n_times
     if estimator == "scm":
         return S
     if estimator == "cov":
@@ -81,7 +94,7 @@ def _estimate(X: Any, estimator: str) -> Any:
         shrinkage = _where(den == 0, 1.0, _minimum(num / _nonzero(den), 1.0))
     else:
         # Ledoit-Wolf as in scikit-learn's ledoit_wolf_shrinkage (unblocked form).
-        sq_norms = (Xc**2).sum(-2)
+        sq_norms = np.einsum("nct,nct->nt", Xc, Xc) if _is_numpy(Xc) else (Xc**2).sum(-2)
         beta_sum = (sq_norms**2).sum(-1)
         delta_sum = (S**2).sum((-2, -1))
         beta = (beta_sum / n_times - delta_sum) / (n_channels * n_times)

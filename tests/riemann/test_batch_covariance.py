@@ -34,6 +34,16 @@ def test_rank_deficient_trials_equal_pyriemann(estimator):
     assert np.linalg.eigvalsh(got).min() > 0  # shrinkage makes them positive definite
 
 
+@pytest.mark.parametrize("offset", [50.0, 1e6])
+def test_large_offsets_keep_full_precision(offset):
+    # Below _MAX_OFFSET standard deviations the mean is removed after the product; above it the
+    # trials are centred first. Both must match pyRiemann (scaled to unit variance).
+    X = _trials() - 3.0 + offset
+    for estimator in ("scm", "oas"):
+        expected = Covariances(estimator).fit_transform(X)
+        np.testing.assert_allclose(batch_covariances(X, estimator), expected, rtol=0, atol=1e-10)
+
+
 def test_chunking_does_not_change_results(monkeypatch):
     import neurodecode.riemann.covariance as cov
 
