@@ -13,7 +13,8 @@ import click
 @click.option("--dataset", default="synthetic-vision", show_default=True,
               help="synthetic-vision, nsd, or a folder written by `neurodecode synth`.")
 @click.option("--modality", type=click.Choice(["fmri", "meg"]), default="fmri",
-              show_default=True, help="Brain data modality (meg: synthetic-meg-vision).")
+              show_default=True, help="fmri (synthetic-vision) or meg (synthetic-meg-vision: "
+              "evoked MEG to the same images, time-binned sensor vectors).")
 @click.option("--config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Experiment YAML (default: pipelines/recon/synthetic-default.yaml).")
 @click.option("--checkpoint", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -48,11 +49,8 @@ def reconstruct(subject, dataset, modality, config, checkpoint, generator, gener
     """
     from neurodecode.reconstruct.pipeline import run_reconstruction
 
-    if modality == "meg":
-        raise click.UsageError("MEG reconstruction is not available yet: train a MEG decoder "
-                               "with the Python API (see README) and pass --checkpoint")
     result = run_reconstruction(
-        subject=subject, dataset=dataset, config=config, checkpoint=checkpoint,
+        subject=subject, dataset=dataset, modality=modality, config=config, checkpoint=checkpoint,
         generator=generator, generator_model=generator_model, allow_download=allow_download,
         n_images=n_images, n_samples=n_samples, strength=strength, steps=steps,
         guidance=guidance, seed=seed, out_dir=out_dir, shuffle_control=not no_control,

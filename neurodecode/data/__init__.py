@@ -8,6 +8,7 @@ Loaders (each returns :class:`TrialData`):
 - :func:`load_raw_epochs` — any raw file MNE reads (FIF, EDF/BDF, BrainVision, EEGLAB...) → epochs.
 - :func:`load_bids_epochs` — a BIDS dataset through mne-bids.
 - :func:`load_brain_treebank` — Brain Treebank SEEG layout aligned to trigger times.
+- :func:`load_roi_connectivity` — ROI time series (ABIDE-PCP ``.1D``) + phenotypes → connectivity.
 """
 
 from neurodecode.data.containers import StimulusSet, TrialData
@@ -34,6 +35,7 @@ _LOADERS = {
     "load_bids_epochs": "neurodecode.data.bids",
     "write_bids": "neurodecode.data.bids",
     "load_brain_treebank": "neurodecode.data.treebank",
+    "load_roi_connectivity": "neurodecode.data.connectivity",
     "write_brain_treebank": "neurodecode.data.treebank",
 }
 

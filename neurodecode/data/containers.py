@@ -227,6 +227,32 @@ class TrialData:
             ),
         )
 
+    def to_vectors(self, bin_s: float = 0.025, tmin: float | None = 0.0,
+                   tmax: float | None = None) -> TrialData:
+        """Sensor epochs → ``features`` trials: channel means in time bins of ``bin_s`` seconds
+        between ``tmin`` and ``tmax``, flattened to ``(n_trials, n_channels * n_bins)``.
+
+        This is how MEG/EEG enters decoders built for vectors (e.g. the cross-subject decoder);
+        ``info["bins"]`` keeps the bin start times (s).
+        """
+        if not self.is_timeseries:
+            raise DataError(f"subject {self.subject}: to_vectors needs sensor epochs")
+        X = np.asarray(self.X)
+        sfreq, start = float(self.info["sfreq"]), float(self.info.get("tmin", 0.0))
+        times = start + np.arange(X.shape[2]) / sfreq
+        keep = (times >= (start if tmin is None else tmin)) & (
+            times <= (times[-1] if tmax is None else tmax))
+        width = max(1, int(round(bin_s * sfreq)))
+        n_bins = int(keep.sum()) // width
+        if n_bins == 0:
+            raise DataError(f"subject {self.subject}: no full {bin_s}-s bin in the window")
+        cut = X[:, :, np.flatnonzero(keep)[: n_bins * width]]
+        binned = cut.reshape(X.shape[0], X.shape[1], n_bins, width).mean(-1)
+        info = {k: v for k, v in self.info.items() if k in ("ch_names", "ch_types", "ch_pos")}
+        info["bins"] = times[np.flatnonzero(keep)[: n_bins * width : width]]
+        return replace(self, X=binned.reshape(X.shape[0], -1).astype(np.float32),
+                       modality="features", info=info)
+
     def to_nifti(self):
         """fMRI trials as a 4-D :class:`nibabel.Nifti1Image` (one volume per trial)."""
         import nibabel as nib

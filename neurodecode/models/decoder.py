@@ -159,8 +159,11 @@ class Standardize(nn.Module):
 
     def fit(self, X: np.ndarray) -> Standardize:
         X = np.asarray(X, dtype=np.float64)
+        std = X.std(0)
+        # Scale-free: MEG in tesla (~1e-13) must not meet an absolute epsilon.
+        std = np.where(std > 1e-12 * (np.abs(X).max() + 1e-300), std, 1.0)
         self.mean.copy_(torch.from_numpy(X.mean(0)))
-        self.std.copy_(torch.from_numpy(X.std(0) + 1e-6))
+        self.std.copy_(torch.from_numpy(std))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

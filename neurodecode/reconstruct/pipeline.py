@@ -41,15 +41,17 @@ from neurodecode.training.trainer import train
 GENERATORS = ("embedded", "none", "sd-img2img", "unclip", "versatile")
 
 
-def default_config_path() -> Path:
-    """``pipelines/recon/synthetic-default.yaml`` (repository or installed copy)."""
+def default_config_path(modality: str = "fmri") -> Path:
+    """``pipelines/recon/synthetic-default.yaml`` (fMRI) or ``synthetic-meg.yaml`` (MEG), from
+    the repository or the installed copy."""
+    name = {"fmri": "synthetic-default.yaml", "meg": "synthetic-meg.yaml"}[modality]
     here = Path(__file__).resolve().parents[1]
     for candidate in (here.parent / "pipelines", here / "_pipelines"):
-        path = candidate / "recon" / "synthetic-default.yaml"
+        path = candidate / "recon" / name
         if path.exists():
             return path
-    raise DataError("the default config pipelines/recon/synthetic-default.yaml is missing "
-                    "from this installation")
+    raise DataError(f"the default config pipelines/recon/{name} is missing from this "
+                    "installation")
 
 
 def cache_root() -> Path:
@@ -176,6 +178,7 @@ def save_figure(seen: np.ndarray, result: dict, path: Path, n_columns: int = 12,
 def run_reconstruction(
     subject: str = "1",
     dataset: str = "synthetic-vision",
+    modality: str = "fmri",
     config: str | Path | None = None,
     checkpoint: str | Path | None = None,
     generator: str = "embedded",
@@ -197,13 +200,17 @@ def run_reconstruction(
     """
     start = time.time()
     out_dir = Path(out_dir)
-    cfg = load_config(config or default_config_path())
+    cfg = load_config(config or default_config_path(modality))
     if dataset == "nsd":
         raise DataError(
             "NSD is read from its HDF5 betas: convert with neurodecode.data.load_nsd_betas "
             "and pass the folder as --dataset PATH (see `neurodecode data show NSD`)")
-    if dataset != "synthetic-vision":
-        cfg.data["dataset"] = str(dataset)
+    if dataset != "synthetic-vision" or modality == "meg":
+        if modality == "meg" and dataset != "synthetic-vision":
+            raise DataError("MEG reconstruction runs on synthetic-meg-vision; for your own MEG "
+                            "data use the Python API (TrialData.to_vectors + the decoder)")
+        if modality == "fmri":
+            cfg.data["dataset"] = str(dataset)
     if str(subject) not in [str(s) for s in cfg.data.get("subjects", [subject])]:
         cfg.data["subjects"] = [*cfg.data.get("subjects", []), str(subject)]
     subject = str(subject)

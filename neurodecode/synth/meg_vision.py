@@ -197,7 +197,7 @@ def make(
                 "onset": samples / sfreq,
                 "stimulus_id": ids,
                 "split": np.where(ids < n_test, "test", "train"),
-                "repetition": repetition + 1,
+                "repetition": repetition,
             }
         )
         subjects[str(s)] = TrialData(

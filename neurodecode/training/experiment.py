@@ -4,6 +4,8 @@ An experiment config (YAML in ``pipelines/recon/``) has four sections::
 
     name: synthetic-default
     data:    {dataset: synthetic-vision, subjects: [1, 2, 3, 4], params: {seed: 0}}
+             (sensor worlds such as synthetic-meg-vision enter as time-binned vectors,
+             ``bin_s`` seconds wide; see TrialData.to_vectors)
     targets: [{space: world-embed, head: linear}, {space: pixels-16, head: spatial}]
     model:   {width: 512, depth: 2, dropout: 0.15, adapter: {kind: mlp}}
     train:   {epochs: 30, batch_size: 64, lr: 1e-3, losses: [{name: mse, head: world-embed}]}
@@ -153,7 +155,10 @@ def load_dataset(data_cfg: dict):
     missing = sorted(set(wanted) - set(world.subjects))
     if missing:
         raise DataError(f"subjects {missing} not in {name}; available {list(world.subjects)}")
-    return {s: world.subjects[s] for s in wanted}, world.stimuli
+    subjects = {s: world.subjects[s] for s in wanted}
+    bin_s = float(data_cfg.get("bin_s", 0.025))
+    return {s: d.to_vectors(bin_s) if d.is_timeseries else d
+            for s, d in subjects.items()}, world.stimuli
 
 
 def build_decoder(cfg: ExperimentConfig, prepared: PreparedData,
