@@ -86,18 +86,27 @@ def trained_decoder(cfg: ExperimentConfig, prepared: PreparedData, shuffled: boo
     return model, directory
 
 
-def make_generator(name: str, model: str | None = None, allow_download: bool = False):
+def make_generator(name: str, model: str | None = None, allow_download: bool = False,
+                   low_level: str | None = None, quiet: bool = False):
     """A generator backend by name (``embedded``, ``none``, ``sd-img2img``, ``unclip``,
-    ``versatile``); pretrained ones load ``model`` (hub id or path) offline by default."""
+    ``versatile``); pretrained ones load ``model`` (hub id or path) offline by default.
+
+    ``none`` decodes the low-level target itself: pixels are upsampled, ``sd-vae-latent``
+    latents go through the VAE decoder (``model`` names the VAE).
+    """
     if name == "embedded":
         from neurodecode.reconstruct.embedded import EmbeddedGenerator
 
         return EmbeddedGenerator() if model is None else EmbeddedGenerator(model)
+    options = {"model": model, "allow_download": allow_download, "progress": not quiet}
     if name == "none":
+        if low_level == "sd-vae-latent":
+            from neurodecode.reconstruct.vae import VAEDecoderGenerator
+
+            return VAEDecoderGenerator(**options)
         from neurodecode.reconstruct.pixels import PixelGenerator
 
         return PixelGenerator()
-    options = {"model": model, "allow_download": allow_download}
     if name == "sd-img2img":
         from neurodecode.reconstruct.sd_img2img import SDImg2ImgGenerator
 
@@ -228,7 +237,8 @@ def run_reconstruction(
         raise DataError(f"subject {subject} has no shared test images to reconstruct")
     if n_images is not None:
         test = test.select(np.arange(min(n_images, test.n_trials)))
-    gen = make_generator(generator, generator_model, allow_download)
+    low_level = next((s for s in spaces if s.startswith(("pixels-", "sd-vae-latent"))), None)
+    gen = make_generator(generator, generator_model, allow_download, low_level, quiet)
     selector = getattr(gen, "encode_images", None)
     recon = Reconstructor(gen, selector=selector, n_samples=n_samples if selector else 1,
                           steps=steps, guidance=guidance, strength=strength, seed=seed)
