@@ -1,10 +1,11 @@
 """Cross-subject decoders on synthetic-vision: data efficiency, new-subject adaptation,
 training throughput and memory, and parameter counts of the anchor recipes at full size.
 
-Writes bench/results/decoder_training.json and bench/results/adaptation.png.
+Writes bench/results/decoder_training_<adapter>.json and adaptation_<adapter>.png.
 
-    python bench/decoder_training.py            # everything (about 20-40 min on 2 cores)
-    python bench/decoder_training.py --quick    # fewer epochs, for a smoke run
+    python bench/decoder_training.py                   # anatomical adapters (a few minutes)
+    python bench/decoder_training.py --adapter linear  # MindEye2-style linear adapters (~30 min)
+    python bench/decoder_training.py --quick           # fewer epochs, for a smoke run
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def trained(cfg, prepared, subjects, fractions=None):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--adapter", default="anat", choices=["anat", "linear", "mlp", "pool"])
     args = parser.parse_args()
     torch.set_num_threads(2)
     start = time.time()
@@ -102,7 +104,8 @@ def main() -> None:
     cfg.targets = [t for t in cfg.targets if t["space"] == "world-embed"]
     cfg.train.losses = [t for t in cfg.train.losses if t.head == "world-embed"]
     cfg.model.update(width=256)
-    cfg.model["adapter"] = {"kind": "linear", "builder": True, "builder_hidden": 256}
+    cfg.model["adapter"] = {"kind": args.adapter, "builder": True, "builder_hidden": 256,
+                            "rank": 16}
     cfg.train.epochs = 6 if args.quick else 15
     subjects, stimuli = load_dataset(cfg.data)
     prepared = prepare_data(subjects, stimuli, ["world-embed"])
@@ -140,14 +143,15 @@ def main() -> None:
     results["adaptation_best_at_10pct_over_single_full"] = best10 / single_full
     results["seconds"] = round(time.time() - start, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "decoder_training.json").write_text(json.dumps(results, indent=2) + "\n")
-    _plot(table, single_full)
+    name = f"decoder_training_{args.adapter}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+    _plot(table, single_full, RESULTS / f"adaptation_{args.adapter}.png")
     print(json.dumps({k: results[k] for k in ("data_efficiency",
                                               "adaptation_best_at_10pct_over_single_full",
                                               "throughput_15000_voxels")}, indent=2))
 
 
-def _plot(table, reference) -> None:
+def _plot(table, reference, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -165,7 +169,7 @@ def _plot(table, reference) -> None:
     ax.set_ylabel("top-1 retrieval (of 100)")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(RESULTS / "adaptation.png", dpi=120)
+    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":
