@@ -99,7 +99,7 @@ def meg_info(sfreq: float):
 
     names, _, pos3d = sensor_layout()
     info = mne.create_info(names + [TRIGGER], float(sfreq), ["mag"] * len(names) + ["stim"])
-    for ch, p in zip(info["chs"], pos3d, strict=False):  # the trigger channel keeps zeros
+    for ch, p in zip(info["chs"][: len(pos3d)], pos3d, strict=True):  # trigger keeps zeros
         normal = p / np.linalg.norm(p)
         ex = np.cross([0.0, 0.0, 1.0], normal)
         ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-9 else np.array([1.0, 0, 0])
