@@ -172,6 +172,11 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         ``lambda_guidance=0`` turns guidance off.
     conditional_encoder : bool
         Feed demographics to the encoder as well as the decoder (paper: edges only).
+    residualize : bool
+        After training, regress the training latents on the encoded demographics and remove
+        that linear part in :meth:`transform` (added back in :meth:`decode`, so
+        ``decode(transform(X, d), d)`` is unchanged). Removes the linear demographic signal the
+        decorrelation loss leaves on held-out participants.
     device : str
         ``"cpu"`` or ``"cuda"``.
     random_state : int
@@ -186,6 +191,10 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     residual_scale_ : array, shape (n_features,), training reconstruction residual spread
         (standardised units), the noise :meth:`sample` adds
     latent_mean_, latent_cov_ : arrays, shape (L,) and (L, L), training latent moments
+        (of the residualized latents)
+    demo_mean_, latent_coef_ : arrays, shape (n_demo,) and (n_demo, L), the training mean of
+        the encoded demographics and the latents' regression on them (zeros when
+        ``residualize`` is False)
     module_ : torch.nn.ModuleDict with ``encoder`` and ``decoder``
     history_ : list of dict, per-epoch mean losses
     train_demographics_ : DataFrame, the training demographics (used by ``sample(n)``)
@@ -196,7 +205,8 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0,
                  lambda_recon: float = 100.0, lambda_moment: float = 1.0,
                  lambda_decor: float = 1000.0, lambda_guidance: float = 0.0,
-                 conditional_encoder: bool = True, device: str = "cpu",
+                 conditional_encoder: bool = True, residualize: bool = True,
+                 device: str = "cpu",
                  random_state: int = 0, verbose: bool = False) -> None:
         self.continuous = continuous
         self.categorical = categorical
@@ -211,6 +221,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.lambda_decor = lambda_decor
         self.lambda_guidance = lambda_guidance
         self.conditional_encoder = conditional_encoder
+        self.residualize = residualize
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -324,8 +335,18 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             x_hat = self.module_["decoder"](torch.cat([z, dt], dim=1))
             self.residual_scale_ = (xt - x_hat).std(0).cpu().numpy().astype(np.float64)
         z = z.cpu().numpy().astype(np.float64)
+        self.demo_mean_ = D.mean(0).astype(np.float64)
+        self.latent_coef_ = np.zeros((D.shape[1], self.latent_dim))
+        if self.residualize:
+            centred = np.c_[np.ones(len(D)), D - self.demo_mean_]
+            self.latent_coef_ = np.linalg.lstsq(centred, z, rcond=None)[0][1:]
+        z = z - self._demographic_part(D)
         self.latent_mean_, self.latent_cov_ = z.mean(0), np.cov(z, rowvar=False)
         return self
+
+    def _demographic_part(self, D: np.ndarray) -> np.ndarray:
+        """The latents' linear dependence on encoded demographics ``D`` (zero at their mean)."""
+        return (np.asarray(D, dtype=np.float64) - self.demo_mean_) @ self.latent_coef_
 
     def _losses(self, x, d, guide, gen) -> dict[str, Any]:
         torch = self._torch()
@@ -399,12 +420,14 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "module_")
         torch = self._torch()
-        X, demographics = self._split(X, demographics, require=self.conditional_encoder)
+        X, demographics = self._split(X, demographics,
+                                      require=self.conditional_encoder or self.residualize)
         xs = torch.from_numpy((X - self.x_mean_) / self.x_scale_).to(self.device)
-        d = torch.from_numpy(self.encoder_.transform(demographics)).to(self.device) \
-            if self.conditional_encoder else None
+        D = self.encoder_.transform(demographics) if demographics is not None else None
+        d = torch.from_numpy(D).to(self.device) if self.conditional_encoder else None
         with torch.no_grad():
-            return self._encode(xs, d).cpu().numpy().astype(np.float64)
+            z = self._encode(xs, d).cpu().numpy().astype(np.float64)
+        return z - self._demographic_part(D) if self.residualize else z
 
     def decode(self, latents: np.ndarray, demographics: pd.DataFrame) -> np.ndarray:
         """Edges, shape (n, n_edges), decoded from ``latents`` (n, L) with ``demographics``."""
@@ -414,6 +437,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         D = self.encoder_.transform(demographics)
         if len(D) != len(latents):
             raise DataError(f"{len(D)} demographic rows for {len(latents)} latents")
+        latents = (latents + self._demographic_part(D)).astype(np.float32)
         inp = torch.from_numpy(np.concatenate([latents, D], axis=1)).to(self.device)
         with torch.no_grad():
             xs = self.module_["decoder"](inp).cpu().numpy().astype(np.float64)
@@ -494,7 +518,8 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                    for k, v in self.module_.state_dict().items()}
         tensors["x_mean"] = torch.from_numpy(np.ascontiguousarray(self.x_mean_))
         tensors["x_scale"] = torch.from_numpy(np.ascontiguousarray(self.x_scale_))
-        for name in ("residual_scale", "latent_mean", "latent_cov"):
+        for name in ("residual_scale", "latent_mean", "latent_cov", "demo_mean",
+                     "latent_coef"):
             tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name + "_")))
         weights = directory / "model.safetensors"
         with atomic_path(weights) as tmp:
@@ -535,7 +560,8 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tensors = load_file(str(weights))
         model.x_mean_ = tensors.pop("x_mean").numpy()
         model.x_scale_ = tensors.pop("x_scale").numpy()
-        for name in ("residual_scale", "latent_mean", "latent_cov"):
+        for name in ("residual_scale", "latent_mean", "latent_cov", "demo_mean",
+                     "latent_coef"):
             setattr(model, name + "_", tensors.pop(name).numpy())
         model.module_ = _build_networks(model.n_features_in_, len(model.encoder_.columns),
                                         model.latent_dim, model.hidden_dim,
