@@ -56,6 +56,16 @@ class LazyGroup(click.Group):
         module, attr, _ = COMMANDS[name]
         return getattr(importlib.import_module(module), attr)
 
+    def invoke(self, ctx: click.Context):
+        """Bad input (:class:`~neurodecode.data.DataError`) ends with its message, not a
+        traceback."""
+        from neurodecode.data.errors import DataError
+
+        try:
+            return super().invoke(ctx)
+        except DataError as err:
+            raise click.ClickException(str(err)) from err
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         if rows:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import logging
 
+from neurodecode.data.errors import DataError
 from neurodecode.models.decoder import BrainDecoder
 from neurodecode.training.experiment import PreparedData
 from neurodecode.training.trainer import LossTerm, TrainConfig, train
@@ -34,8 +35,11 @@ def adapt(model: BrainDecoder, prepared: PreparedData, subject: str, policy: str
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown adaptation policy {policy!r}; choose from {POLICIES}")
-    model = copy.deepcopy(model)
     subject = str(subject)
+    if subject not in prepared.train:
+        raise DataError(f"subjects ['{subject}'] not in the data; available: "
+                        f"{list(prepared.train)} (add it to the config's data.subjects)")
+    model = copy.deepcopy(model)
     data = prepared.train[subject]
     if policy == "reset_tune" and not model.cfg.adapter.builder:
         raise ValueError("reset_tune cycles source embeddings through the new subject's "
