@@ -2,13 +2,18 @@
 fidelity of synthetic connectivity.
 
 Leakage: each target (a demographic, or a signal that should survive) is predicted from a
-representation by cross-validation (ridge regression for continuous targets, ridge
-classification for categorical ones); the out-of-fold predictions are scored (R², ROC-AUC for
-two classes, balanced accuracy for more). The chance band is the central ``1 - alpha`` interval
-of the same score after permuting the targets against the fixed predictions, i.e. the score of
-predictions unrelated to the target. A score above the band means the representation carries
-the target; below the band means over-correction (e.g. confound removal fitted on the test
-subjects: Snoek, Miletić & Scholte, NeuroImage 2019).
+representation by cross-validation (standardised ridge regression for continuous targets,
+ridge classification for categorical ones, penalty chosen inside each training fold by
+leave-one-out); the out-of-fold predictions are scored (R², ROC-AUC for two classes, balanced
+accuracy for more). The chance band is the central ``1 - alpha`` interval of the same score
+when the *whole* cross-validated procedure is rerun on permuted targets (the refitted null of
+:func:`sklearn.model_selection.permutation_test_score`, computed for all permutations at once
+by :mod:`neurodecode.confounds.cv_ridge`). Scoring fixed predictions against permuted targets
+would be wrong here: out-of-fold predictions of a target the representation does not carry are
+anti-correlated with it, so their R² sits below the fixed-prediction band (pure noise was
+flagged "below chance" 41 times in 100). A score above the band means the representation
+carries the target; below the band means over-correction (e.g. confound removal fitted on the
+test subjects: Snoek, Miletić & Scholte, NeuroImage 2019).
 
 Evaluate on held-out subjects: fit the confound model on training subjects, transform the
 held-out subjects, and pass their representation here.
@@ -22,16 +27,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
-from sklearn.linear_model import RidgeClassifierCV, RidgeCV
-from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
-from sklearn.model_selection import KFold, StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import KFold
 
 from neurodecode._files import atomic_path
+from neurodecode.confounds.cv_ridge import cross_validated_predictions
 from neurodecode.data.errors import DataError
-
-ALPHAS = np.logspace(-2, 5, 15)
 
 
 def target_kind(values: pd.Series, categorical: Sequence[str] = ()) -> str:
@@ -42,59 +42,86 @@ def target_kind(values: pd.Series, categorical: Sequence[str] = ()) -> str:
     return "continuous"
 
 
-def _metric(kind: str):
-    return {"continuous": ("r2", r2_score), "binary": ("roc_auc", roc_auc_score),
-            "multiclass": ("balanced_accuracy", balanced_accuracy_score)}[kind]
+METRICS = {"continuous": "r2", "binary": "roc_auc", "multiclass": "balanced_accuracy"}
+
+
+def _encode(target: pd.Series, kind: str) -> np.ndarray:
+    """Target as numbers: floats, 0/1 (positive = second sorted label) or class indices."""
+    if kind == "continuous":
+        return target.to_numpy(float)
+    return np.unique(target.astype(str).to_numpy(), return_inverse=True)[1]
+
+
+def _ridge_targets(y: np.ndarray, kind: str) -> np.ndarray:
+    """Ridge targets, shape (n, n_sets, k) from encoded targets (n, n_sets): the value itself,
+    +-1 for two classes, one +-1 column per class otherwise (as RidgeClassifier codes them)."""
+    if kind == "continuous":
+        return y[:, :, None].astype(np.float64)
+    if kind == "binary":
+        return (2.0 * y - 1.0)[:, :, None]
+    return 2.0 * (y[:, :, None] == np.arange(y.max() + 1)) - 1.0
+
+
+def _decisions(prediction: np.ndarray, kind: str) -> np.ndarray:
+    """Ridge outputs (n, n_sets, k) → predictions (n, n_sets): values, scores or classes."""
+    return prediction.argmax(2) if kind == "multiclass" else prediction[:, :, 0]
+
+
+def _scores(y: np.ndarray, decision: np.ndarray, kind: str) -> np.ndarray:
+    """Score of each set, shape (n_sets,), for encoded targets and decisions (n, n_sets)."""
+    if kind == "continuous":
+        resid = ((y - decision) ** 2).sum(0)
+        return 1.0 - resid / ((y - y.mean(0)) ** 2).sum(0)
+    if kind == "binary":  # ROC-AUC from ranks (ties averaged, as scikit-learn)
+        ranks = rankdata(decision, axis=0)
+        n_pos = y.sum(0)
+        n_neg = len(y) - n_pos
+        return ((ranks * y).sum(0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    recalls = [((decision == c) & (y == c)).sum(0) / (y == c).sum(0)
+               for c in range(int(y.max()) + 1)]
+    return np.mean(recalls, axis=0)
+
+
+def _folds(n: int, cv: int, random_state: int) -> list:
+    """Shuffled folds that do not look at the target: the real target and its permutations
+    then go through exactly the same procedure (stratifying on the real target only would
+    make it look better than its permutations, whose folds are unbalanced)."""
+    return list(KFold(cv, shuffle=True, random_state=random_state).split(np.arange(n)))
+
+
+def permutation_scores(representation: np.ndarray, target: pd.Series, kind: str, cv: int = 5,
+                       n_permutations: int = 1000,
+                       random_state: int = 0) -> tuple[float, np.ndarray]:
+    """Cross-validated score of ``target`` from ``representation`` and its refitted null.
+
+    Returns
+    -------
+    score : float
+    null : array, shape (n_permutations,), the score of the same procedure on permuted
+        targets (same folds).
+    """
+    y = _encode(target.reset_index(drop=True), kind)
+    rng = np.random.default_rng(random_state)
+    order = np.argsort(rng.random((n_permutations, len(y))), axis=1)
+    sets = np.column_stack([y, y[order].T]) if n_permutations else y[:, None]
+    folds = _folds(len(y), cv, random_state)
+    prediction = cross_validated_predictions(representation, _ridge_targets(sets, kind), folds)
+    scores = _scores(sets, _decisions(prediction, kind), kind)
+    return float(scores[0]), scores[1:]
 
 
 def held_out_predictions(representation: np.ndarray, target: pd.Series, kind: str,
                          cv: int = 5, random_state: int = 0) -> np.ndarray:
-    """Out-of-fold predictions (scores for binary targets), shape (n,)."""
-    X = np.asarray(representation, dtype=np.float64)
-    if kind == "continuous":
-        model = make_pipeline(StandardScaler(), RidgeCV(alphas=ALPHAS))
-        folds = KFold(cv, shuffle=True, random_state=random_state)
-        return cross_val_predict(model, X, target.to_numpy(float), cv=folds)
-    y = target.astype(str).to_numpy()
-    model = make_pipeline(StandardScaler(), RidgeClassifierCV(alphas=ALPHAS))
-    folds = StratifiedKFold(cv, shuffle=True, random_state=random_state)
-    method = "decision_function" if kind == "binary" else "predict"
-    return cross_val_predict(model, X, y, cv=folds, method=method)
+    """Out-of-fold predictions, shape (n,): values, decision scores (positive class = second
+    sorted label) or class indices (sorted labels)."""
+    y = _encode(target.reset_index(drop=True), kind)[:, None]
+    folds = _folds(len(y), cv, random_state)
+    prediction = cross_validated_predictions(representation, _ridge_targets(y, kind), folds)
+    return _decisions(prediction, kind)[:, 0]
 
 
-def _encode(target: pd.Series, kind: str) -> np.ndarray:
-    if kind == "continuous":
-        return target.to_numpy(float)
-    y = target.astype(str).to_numpy()
-    if kind == "binary":  # the positive class of RidgeClassifier is the second sorted label
-        return (y == np.unique(y)[1]).astype(int)
-    return y
-
-
-def chance_band(y_true: np.ndarray, prediction: np.ndarray, kind: str,
-                n_permutations: int = 1000, alpha: float = 0.05,
-                random_state: int = 0) -> tuple[float, float, float]:
-    """Two-sided chance band of a score: (low, median, high) over permuted targets.
-
-    R² and ROC-AUC of all permutations are computed at once (AUC from the ranks of the
-    predictions, ties averaged as scikit-learn does); balanced accuracy loops.
-    """
-    rng = np.random.default_rng(random_state)
-    y_true = np.asarray(y_true)
-    order = np.argsort(rng.random((n_permutations, len(y_true))), axis=1)
-    permuted = y_true[order]  # (n_permutations, n)
-    if kind == "continuous":
-        p = np.asarray(prediction, dtype=np.float64)
-        y = y_true.astype(np.float64)
-        sse = (y ** 2).sum() + (p ** 2).sum() - 2 * permuted.astype(np.float64) @ p
-        null = 1 - sse / ((y - y.mean()) ** 2).sum()
-    elif kind == "binary":
-        ranks = rankdata(prediction)
-        n_pos = int(y_true.sum())
-        n_neg = len(y_true) - n_pos
-        null = ((permuted == 1) @ ranks - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    else:
-        null = np.array([balanced_accuracy_score(y, prediction) for y in permuted])
+def chance_band(null: np.ndarray, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Two-sided chance band (low, median, high) from null scores."""
     low, mid, high = np.quantile(null, [alpha / 2, 0.5, 1 - alpha / 2])
     return float(low), float(mid), float(high)
 
@@ -131,14 +158,12 @@ def leakage_report(representation: np.ndarray, targets: pd.DataFrame,
         if values.isna().any():
             raise DataError(f"target column {col!r} has missing values; drop those rows first")
         kind = target_kind(values, categorical)
-        pred = held_out_predictions(representation, values, kind, cv, random_state)
-        y = _encode(values, kind)
-        name, metric = _metric(kind)
-        score = float(metric(y, pred))
-        low, mid, high = chance_band(y, pred, kind, n_permutations, alpha, random_state)
+        score, null = permutation_scores(representation, values, kind, cv, n_permutations,
+                                         random_state)
+        low, mid, high = chance_band(null, alpha)
         status = ("above chance" if score > high else
                   "below chance" if score < low else "at chance")
-        rows.append(dict(target=col, kind=kind, metric=name, score=score, chance_low=low,
+        rows.append(dict(target=col, kind=kind, metric=METRICS[kind], score=score, chance_low=low,
                          chance_median=mid, chance_high=high, status=status))
     return pd.DataFrame(rows)
 
@@ -207,10 +232,9 @@ def fidelity_report(real: np.ndarray, real_demographics: pd.DataFrame,
     both = np.vstack([real[rng.choice(len(real), n, replace=False)],
                       synthetic[rng.choice(len(synthetic), n, replace=False)]])
     label = pd.Series(np.repeat(["real", "synthetic"], n), name="source")
-    pred = held_out_predictions(both, label, "binary", cv, random_state)
-    y = _encode(label, "binary")
-    low, mid, high = chance_band(y, pred, "binary", n_permutations, random_state=random_state)
-    two_sample = dict(auc=float(roc_auc_score(y, pred)), chance_low=low, chance_high=high)
+    auc, null = permutation_scores(both, label, "binary", cv, n_permutations, random_state)
+    low, _, high = chance_band(null)
+    two_sample = dict(auc=auc, chance_low=low, chance_high=high)
     return dict(moments=moments, group_differences=differences, two_sample=two_sample)
 
 
