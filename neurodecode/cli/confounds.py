@@ -38,7 +38,8 @@ def confounds() -> None:
 @data_options
 @click.option("--continuous", multiple=True, help="Continuous demographic column (repeatable).")
 @click.option("--categorical", multiple=True, help="Categorical demographic column (repeatable).")
-@click.option("--latent-dim", default=60, show_default=True)
+@click.option("--latent-dim", default=16, show_default=True,
+              help="Keep it small next to the number of participants (DemoVAE notes).")
 @click.option("--hidden-dim", default=1000, show_default=True)
 @click.option("--epochs", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)

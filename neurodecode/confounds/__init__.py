@@ -3,8 +3,9 @@
 - :mod:`~neurodecode.confounds.connectivity` — time series → connectivity matrices
   (nilearn) → upper-triangle edge vectors and back.
 - :class:`DemoVAE` — demographic-conditioned autoencoder (scikit-learn transformer): latents
-  decorrelated from demographics, harmonisation, sampling.
-- :func:`leakage_report` — held-out prediction of each demographic with two-sided chance bands;
+  with the demographics removed, harmonisation, sampling.
+- :func:`leakage_report` — held-out prediction of each demographic with two-sided chance bands
+  from a refitted permutation null (:mod:`~neurodecode.confounds.cv_ridge`);
   :func:`fidelity_report` — how real synthetic connectivity looks (moments, group
   differences, two-sample classifier).
 """
@@ -12,6 +13,7 @@
 _API = {
     "DemoVAE": "neurodecode.confounds.demovae",
     "leakage_report": "neurodecode.confounds.reports",
+    "permutation_scores": "neurodecode.confounds.reports",
     "fidelity_report": "neurodecode.confounds.reports",
     "plot_leakage": "neurodecode.confounds.reports",
     "connectivity_matrices": "neurodecode.confounds.connectivity",

@@ -15,30 +15,39 @@ from neurodecode.synth import fc_demographics
 
 DEMOGRAPHICS = ["age", "sex", "site"]
 TARGETS = ["age", "sex", "site", "diagnosis"]
-SETTINGS = dict(continuous=["age"], categorical=["sex", "site"], latent_dim=8, hidden_dim=128,
-                n_epochs=80, batch_size=128, lambda_decor=1000.0, random_state=0)
+SETTINGS = dict(continuous=["age"], categorical=["sex", "site"], hidden_dim=128, n_epochs=80,
+                batch_size=128, random_state=0)
+N_TRAIN, N_TEST = 1600, 400
+
+
+def _split(seed):
+    data = fc_demographics.make(n_subjects=N_TRAIN + N_TEST, seed=seed).subjects["group"]
+    return data, data.select(np.arange(N_TRAIN)), data.select(np.arange(N_TRAIN, len(data)))
 
 
 @pytest.fixture(scope="module")
-def world():
-    data = fc_demographics.make(n_subjects=1000, seed=0).subjects["group"]
-    train, test = data.select(np.arange(600)), data.select(np.arange(600, 1000))
-    return data, train, test
+def replicates():
+    """Three independent worlds: the default model fitted on 1,600 participants, and held-out
+    reports (raw edges and latents) on 400 others. Three, because a 95% band flags a perfect
+    method in ~5% of runs per demographic: one run cannot tell leakage from bad luck."""
+    out = []
+    for seed in range(3):
+        _, train, test = _split(seed)
+        model = DemoVAE(**SETTINGS).fit(train.X, demographics=train.metadata)
+        raw = leakage_report(test.X, test.metadata[TARGETS], n_permutations=300)
+        latent = leakage_report(model.transform(test.X, test.metadata), test.metadata[TARGETS],
+                                n_permutations=300)
+        out.append(dict(model=model, test=test, raw=raw.set_index("target"),
+                        latent=latent.set_index("target")))
+    return out
 
 
-@pytest.fixture(scope="module")
-def fitted(world):
-    _, train, _ = world
-    return DemoVAE(**SETTINGS).fit(train.X, demographics=train.metadata)
-
-
-@pytest.fixture(scope="module")
-def reports(world, fitted):
-    _, _, test = world
-    raw = leakage_report(test.X, test.metadata[TARGETS], n_permutations=300)
-    latent = leakage_report(fitted.transform(test.X, test.metadata), test.metadata[TARGETS],
-                            n_permutations=300)
-    return raw.set_index("target"), latent.set_index("target")
+def _excess(report):
+    """Score minus the chance median, in units of the band's half-width on that side."""
+    above = report["score"] >= report["chance_median"]
+    half = np.where(above, report["chance_high"] - report["chance_median"],
+                    report["chance_median"] - report["chance_low"])
+    return (report["score"] - report["chance_median"]) / half
 
 
 def _small(n=120, seed=1):
@@ -46,78 +55,97 @@ def _small(n=120, seed=1):
     return data.subjects["group"]
 
 
-FAST = dict(SETTINGS, n_epochs=3, hidden_dim=32, latent_dim=4, batch_size=32)
+# small and fast; the decorrelation term on so that its invariances are tested
+FAST = dict(SETTINGS, n_epochs=3, hidden_dim=32, latent_dim=4, batch_size=32,
+            lambda_decor=1000.0)
 
 
 @pytest.mark.slow
-def test_demographics_predictable_from_raw_and_at_chance_from_latents(reports):
-    raw, latent = reports
-    assert (raw["status"] == "above chance").all(), raw
-    assert raw.loc["age", "score"] > 0.5 and raw.loc["sex", "score"] > 0.75
+def test_demographics_predictable_from_raw_and_at_chance_from_latents(replicates):
+    for rep in replicates:
+        raw = rep["raw"]
+        assert (raw["status"] == "above chance").all(), raw
+        assert raw.loc["age", "score"] > 0.5 and raw.loc["sex", "score"] > 0.75
     for col in DEMOGRAPHICS:
-        # inside the two-sided band: neither leakage (above) nor over-correction (below)
-        assert latent.loc[col, "status"] == "at chance", latent
+        statuses = [rep["latent"].loc[col, "status"] for rep in replicates]
+        # inside the two-sided band (neither leakage nor over-correction) in most runs...
+        assert statuses.count("at chance") >= 2, (col, statuses)
+        # ...and on average well inside it
+        mean_excess = np.mean([_excess(rep["latent"]).loc[col] for rep in replicates])
+        assert abs(mean_excess) < 0.75, (col, mean_excess)
 
 
 @pytest.mark.slow
-def test_planted_signal_survives(reports):
-    raw, latent = reports
-    assert latent.loc["diagnosis", "status"] == "above chance"
-    kept = (latent.loc["diagnosis", "score"] - 0.5) / (raw.loc["diagnosis", "score"] - 0.5)
-    # measured ~0.69 (AUC .77 vs .89 raw); the issue asks 0.8 (see the report to the lead)
-    assert kept > 0.6
+def test_planted_signal_survives(replicates):
+    for rep in replicates:
+        raw, latent = rep["raw"], rep["latent"]
+        assert latent.loc["diagnosis", "status"] == "above chance"
+        kept = ((latent.loc["diagnosis", "score"] - latent.loc["diagnosis", "chance_median"])
+                / (raw.loc["diagnosis", "score"] - raw.loc["diagnosis", "chance_median"]))
+        assert kept >= 0.8, (kept, latent, raw)
 
 
 @pytest.mark.slow
-def test_samples_reproduce_planted_group_differences(world, fitted):
-    _, _, test = world
-    request = pd.concat([test.metadata] * 5, ignore_index=True)
-    synthetic, used = fitted.sample(request, random_state=1)
-    report = fidelity_report(test.X, test.metadata, synthetic, used, groups=["sex", "site"],
-                             n_permutations=200)
-    ratios = {k: v["error_ratio"] for k, v in report["group_differences"].items()}
-    assert np.median(list(ratios.values())) <= 0.5, ratios  # paper: .20-.54
-    assert max(ratios.values()) <= 0.6, ratios
-    assert report["moments"]["mean_correlation"] > 0.99
+def test_samples_reproduce_planted_group_differences(replicates):
+    """Group-difference maps of samples against the population's: 10,000 participants of the
+    same world (same seed, so the same loadings and effects). A 400-participant real sample is
+    itself .31-.53 away from that reference, so it would measure its own noise."""
+    fitted = replicates[0]["model"]
+    train = _split(0)[1]
+    population = fc_demographics.make(n_subjects=10_000, seed=0).subjects["group"]
+    synthetic, used = fitted.sample(population.metadata, random_state=1)
+
+    def ratios(X, demographics):
+        report = fidelity_report(population.X, population.metadata, X, demographics,
+                                 groups=["sex", "site"], n_permutations=10)
+        return {k: v["error_ratio"] for k, v in report["group_differences"].items()}
+
+    ours, training_data = ratios(synthetic, used), ratios(train.X, train.metadata)
+    assert np.median(list(ours.values())) <= 0.5, ours  # paper: .20-.54; measured ~.19
+    assert max(ours.values()) <= 0.35, ours
+    # as close to the population as the 1,600 real participants the model learnt from
+    assert all(ours[k] <= 1.5 * training_data[k] for k in ours), (ours, training_data)
+    # a sampler that ignores the requested demographics fails the same check
+    shuffled = used.assign(site=used.site.sample(frac=1, random_state=0).to_numpy(),
+                           sex=used.sex.sample(frac=1, random_state=1).to_numpy())
+    assert min(ratios(synthetic, shuffled).values()) > 0.8
 
 
 @pytest.mark.slow
-def test_two_sample_classifier_near_chance(world, fitted):
-    _, _, test = world
+def test_two_sample_classifier_near_chance(replicates):
+    fitted, test = replicates[0]["model"], replicates[0]["test"]
     synthetic, used = fitted.sample(test.metadata, random_state=1)
     two_sample = fidelity_report(test.X, test.metadata, synthetic, used, groups=["sex"],
                                  n_permutations=200)["two_sample"]
     assert two_sample["chance_low"] <= two_sample["auc"] <= two_sample["chance_high"]
     # without the residual noise the samples are over-smooth and easy to tell apart
     smooth, _ = fitted.sample(test.metadata, random_state=1, noise=False)
-    auc = fidelity_report(test.X, test.metadata, smooth, used, groups=["sex"],
-                          n_permutations=50)["two_sample"]["auc"]
-    assert auc > 0.6
+    smooth_test = fidelity_report(test.X, test.metadata, smooth, used, groups=["sex"],
+                                  n_permutations=200)["two_sample"]
+    assert smooth_test["auc"] > smooth_test["chance_high"], smooth_test
 
 
 @pytest.mark.slow
-def test_fitting_on_all_subjects_before_cv_leaks(world):
-    """A VAE fitted on every subject (evaluation subjects included) was decorrelated with the
-    evaluation subjects' own demographics: their latents look cleaner than truly held-out ones
-    (the optimistic, even below-chance, scores of Snoek et al. 2019). Fitted on training
-    subjects only, the same evaluation gives the honest answer."""
-    data, train, test = world
-    # The paper's model (no residualization), fitted both ways on the same evaluation subjects.
-    paper = dict(SETTINGS, residualize=False)
+def test_fitting_on_all_subjects_before_cv_leaks():
+    """A model fitted on every participant (evaluation participants included) removed the
+    evaluation participants' own demographics: their latents look cleaner than truly held-out
+    ones (the optimistic, even below-chance, scores of Snoek et al. 2019). Fitted on training
+    participants only, the same evaluation gives the honest answer. Shown with the published
+    recipe (decorrelation loss, no residualization), whose loss fits each sample's noise."""
+    data = fc_demographics.make(n_subjects=1000, seed=0).subjects["group"]
+    train, test = data.select(np.arange(600)), data.select(np.arange(600, 1000))
+    paper = dict(SETTINGS, latent_dim=16, lambda_decor=1000.0, conditional_encoder=True,
+                 residualize=False)
     wrong = DemoVAE(**paper).fit(data.X, demographics=data.metadata)
     leaked = leakage_report(wrong.transform(test.X, test.metadata), test.metadata[DEMOGRAPHICS],
                             n_permutations=300).set_index("target")
     right = DemoVAE(**paper).fit(train.X, demographics=train.metadata)
     honest = leakage_report(right.transform(test.X, test.metadata),
                             test.metadata[DEMOGRAPHICS], n_permutations=300).set_index("target")
-
-    def excess(report):  # score above the chance median, in units of the band's upper half
-        return ((report["score"] - report["chance_median"])
-                / (report["chance_high"] - report["chance_median"]))
-
-    assert excess(leaked).loc[["age", "sex"]].mean() < excess(honest).loc[["age", "sex"]].mean() \
-        - 0.5, (leaked, honest)
-    assert not (leaked["status"] == "above chance").any()
+    # held out, the recipe leaks; fitted on everyone, the same latents look clean
+    assert (honest["status"] == "above chance").any(), honest
+    assert not (leaked["status"] == "above chance").any(), leaked
+    assert _excess(leaked).mean() < _excess(honest).mean() - 0.5, (leaked, honest)
 
 
 def test_age_in_months_changes_nothing():
