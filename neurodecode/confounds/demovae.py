@@ -39,8 +39,9 @@ participants, bands from :func:`neurodecode.confounds.reports.leakage_report`):
   ``latent_dim=16`` rather than the paper's 60 (60 latents: site above chance in 3 of 5 worlds
   at 1,600 training participants), and at 600 training participants even 16 latents leak in
   4 of 5 worlds. Fewer latents lose signal (8 kept a median 76% of the planted diagnosis
-  signal, 16 kept 87%; 91% at the default width 1000). Keep ``latent_dim`` small relative to the number of training
-  participants and check held-out participants with ``leakage_report``.
+  signal, 16 kept 87%, 91% at the default width 1000). Keep ``latent_dim`` small relative to
+  the number of training participants and check held-out participants with
+  ``leakage_report``.
 - ``conditional_encoder=False`` (default, the paper's edges-only encoder). Feeding the
   demographics to the encoder as well lets it cancel them *in the training sample*, with the
   same over-fitting as the decorrelation term.
