@@ -40,7 +40,7 @@ def confounds() -> None:
 @click.option("--categorical", multiple=True, help="Categorical demographic column (repeatable).")
 @click.option("--latent-dim", default=16, show_default=True,
               help="Keep it small next to the number of participants (DemoVAE notes).")
-@click.option("--hidden-dim", default=1000, show_default=True)
+@click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--epochs", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
