@@ -32,7 +32,7 @@ training and 400 held-out participants, bands from
 - ``lambda_decor`` defaults to 0. The decorrelation term zeroes the correlations *of the
   training sample*, its sampling noise included, so the encoder learns that noise and
   held-out participants show the demographics again: with weight 1000 (16 latents,
-  residualization, 1,600 training participants) 8 of 15 runs had a demographic above its
+  residualization, 1,600 training participants) 8 of 15 runs had a demographic outside its
   band and the planted signal kept a median 79%; without the term 1 of 15 and 90%. The
   scale-invariant term is kept for the published recipe.
 - A limit no loss removes: the demographic part is estimated on ``n_train`` participants, so on
