@@ -59,7 +59,7 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):
         """Bad input (:class:`~neurodecode.data.DataError`) ends with its message, not a
         traceback."""
-        from neurodecode.data.errors import DataError
+        from neurodecode.errors import DataError
 
         try:
             return super().invoke(ctx)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
                    help="Folder for the outputs (created if needed).")

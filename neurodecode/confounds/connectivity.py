@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 KINDS = ("correlation", "partial correlation", "covariance", "precision", "tangent")
 

@@ -73,7 +73,7 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils.validation import check_is_fitted
 
 from neurodecode._files import atomic_path, write_json
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 FORMAT = "neurodecode.DemoVAE/2"  # /2: residual_mean (sampling bias correction)
 

@@ -31,7 +31,7 @@ from sklearn.model_selection import KFold
 
 from neurodecode._files import atomic_path
 from neurodecode.confounds.cv_ridge import cross_validated_predictions
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 
 def target_kind(values: pd.Series, categorical: Sequence[str] = ()) -> str:

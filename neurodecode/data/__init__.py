@@ -12,7 +12,6 @@ Loaders (each returns :class:`TrialData`):
 """
 
 from neurodecode.data.containers import StimulusSet, TrialData
-from neurodecode.data.errors import DataError
 from neurodecode.data.splits import (
     SubjectCollection,
     split_by_stimulus,
@@ -20,6 +19,7 @@ from neurodecode.data.splits import (
     subsample_trials,
     train_test_split_stimuli,
 )
+from neurodecode.errors import DataError
 
 _LOADERS = {
     "load_fmri_runs": "neurodecode.data.fmri",

@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from neurodecode.data.containers import TrialData
-from neurodecode.data.errors import DataError
 from neurodecode.data.sensors import epoch_raw
+from neurodecode.errors import DataError
 
 _DATATYPES = ("meg", "eeg", "ieeg")
 _SHARED = ("dataset_description.json", "participants.tsv", "participants.json", "README")

@@ -16,7 +16,7 @@ from numbers import Number
 from pathlib import Path
 from typing import Any
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 #: Required keys and the types their values may take.
 REQUIRED: dict[str, tuple[type, ...]] = {

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 MODALITIES = ("fmri", "meg", "eeg", "seeg", "ecog", "fc", "features")
 TIMESERIES_MODALITIES = ("meg", "eeg", "seeg", "ecog")

@@ -1,8 +1,5 @@
-"""The one exception users see for bad input."""
+"""Re-export of :class:`neurodecode.errors.DataError` (its old home; kept so imports work)."""
 
+from neurodecode.errors import DataError
 
-class DataError(ValueError):
-    """Input that cannot be used as given.
-
-    Messages name the file (or subject), what was expected and what was found, and what to do.
-    """
+__all__ = ["DataError"]

@@ -32,7 +32,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from neurodecode._files import atomic_path
 from neurodecode.data.containers import TrialData
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 ImageLike = str | os.PathLike | Any  # a path or a nibabel image
 TableLike = str | os.PathLike | pd.DataFrame

@@ -35,7 +35,6 @@ import pandas as pd
 
 from neurodecode._files import atomic_path
 from neurodecode.data.containers import TrialData, take_rows
-from neurodecode.data.errors import DataError
 from neurodecode.data.fmri import (
     _check_grid,
     _load_mask,
@@ -45,6 +44,7 @@ from neurodecode.data.fmri import (
     trial_table,
     write_table,
 )
+from neurodecode.errors import DataError
 
 SCALE = 300.0
 """int16 value = percent signal change x SCALE (NSD's convention)."""

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from neurodecode.data.containers import TrialData
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 #: Extension → format name accepted by :func:`write_raw`.
 WRITE_FORMATS = {

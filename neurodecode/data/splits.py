@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodecode.data.containers import TrialData
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 
 def split_by_stimulus(

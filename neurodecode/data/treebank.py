@@ -44,7 +44,7 @@ import pandas as pd
 
 from neurodecode._files import atomic_path, write_json, write_text
 from neurodecode.data.containers import TrialData
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 SFREQ = 2048.0  # Hz, the released recordings
 _UNITS = {"V": 1.0, "mV": 1e-3, "uV": 1e-6, "µV": 1e-6}
