@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from neurodecode._files import atomic_path, content_hash
+from neurodecode._files import atomic_path, content_hash, verify_digest, write_digest
 from neurodecode.data.containers import StimulusSet
 from neurodecode.data.errors import DataError
 
@@ -68,7 +69,9 @@ def extract_cached(extractor: Extractor, stimuli: StimulusSet,
     key = content_hash(extractor.space.name, extractor.cache_key(), _stimuli_key(stimuli))
     path = directory / f"{extractor.space.name}-{key}.npy"
     if path.exists():
-        return np.load(path)
+        cached = _read_cached(path, (len(stimuli), *extractor.space.shape))
+        if cached is not None:
+            return cached
     values = np.asarray(extractor.extract(stimuli), dtype=np.float32)
     expected = (len(stimuli), *extractor.space.shape)
     if values.shape != expected:
@@ -78,6 +81,27 @@ def extract_cached(extractor: Extractor, stimuli: StimulusSet,
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, values)
+    write_digest(path)
+    return values
+
+
+def _read_cached(path: Path, shape: tuple) -> np.ndarray | None:
+    """The cached features at ``path``, or None (with a warning) when the entry is corrupt:
+    its size or SHA-256 differs from the recorded digest, it does not parse, or its shape is
+    wrong. The caller then rebuilds it."""
+    problem = verify_digest(path)
+    values = None
+    if problem is None or problem == "no valid digest beside it":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as err:
+            problem = f"unreadable ({err})"
+        else:
+            if values.shape != shape:
+                problem, values = f"shape {values.shape}, expected {shape}", None
+    if values is None:
+        warnings.warn(f"feature cache entry {path} is corrupt ({problem}); rebuilding it",
+                      stacklevel=3)
     return values
 
 
