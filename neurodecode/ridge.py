@@ -1,0 +1,181 @@
+"""Multi-target ridge regression with one penalty per target, chosen inside the training data.
+
+The linear baseline of every decoder (Takagi & Nishimoto, CVPR 2023; Ozcelik & VanRullen
+2023, Brain-Diffuser) and the workhorse of voxel-wise encoding models (Huth et al. 2016;
+Dupré la Tour et al. 2022, *NeuroImage* 264:119728, the himalaya paper) is a ridge regression
+fitted to thousands of targets at once, each target with its own penalty ``alpha`` picked by
+cross-validation on the *training* data only. :class:`MultiRidgeCV` wraps himalaya's
+:class:`himalaya.ridge.RidgeCV` (SVD solver, ``local_alpha`` per target) with what both uses
+need:
+
+- targets of any per-sample shape (``(n, 257, 768)`` tokens, ``(n, 3, 16, 16)`` pixels) are
+  flattened to columns and reshaped back by :meth:`MultiRidgeCV.predict`;
+- features are optionally standardised with statistics of the training samples (so one
+  ``alpha`` grid suits raw betas, z-scored betas and MEG in tesla);
+- ``cv`` is an int (contiguous, unshuffled K folds: *blocked* folds for time series), any
+  scikit-learn splitter (``groups`` passed to :meth:`fit` reach it, e.g. ``GroupKFold`` by
+  run), or an explicit list of ``(train_idx, test_idx)`` pairs;
+- memory stays bounded for many targets: targets are solved in batches of
+  ``n_targets_batch`` columns (by default as many as fit ``memory_mb`` for the
+  ``n_alphas × n_samples × batch`` cross-validation predictions).
+
+Example
+-------
+>>> import numpy as np
+>>> from neurodecode.ridge import MultiRidgeCV
+>>> rng = np.random.default_rng(0)
+>>> X = rng.normal(size=(120, 50)); W = rng.normal(size=(50, 4, 3))
+>>> Y = np.einsum("nf,fab->nab", X, W) + rng.normal(size=(120, 4, 3))
+>>> model = MultiRidgeCV().fit(X, Y)
+>>> model.predict(X[:2]).shape, model.best_alphas_.shape
+((2, 4, 3), (12,))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurodecode.errors import DataError
+
+#: Default penalty grid, for standardised features: 1e-2 … 1e6 (Huth-lab practice).
+ALPHAS = np.logspace(-2, 6, 17)
+
+
+class MultiRidgeCV:
+    """Ridge regression of many targets, ``alpha`` per target by cross-validation (himalaya).
+
+    Parameters
+    ----------
+    alphas : array-like of float
+        Candidate penalties (for standardised features when ``standardize=True``).
+    cv : int, scikit-learn splitter or list of (train, test) index pairs
+        How the training samples are split to choose ``alpha``; an int gives contiguous,
+        unshuffled folds (blocked CV for time series).
+    standardize : bool
+        Z-score each feature with the training mean and s.d. before fitting.
+    fit_intercept : bool
+        Fit an unpenalised intercept per target (centring inside each fold).
+    n_targets_batch : int, optional
+        Targets solved together; by default chosen from ``memory_mb``.
+    memory_mb : float
+        Budget for the cross-validated predictions held at once when ``n_targets_batch`` is
+        not given.
+
+    Attributes
+    ----------
+    coef_ : array, shape (n_features, n_targets)
+        Weights on the (standardised) features; ``n_targets`` = prod of the target shape.
+    intercept_ : array, shape (n_targets,)
+    best_alphas_ : array, shape (n_targets,)
+        The penalty chosen for each target column.
+    cv_scores_ : array, shape (n_targets,)
+        Cross-validated score (himalaya's default: negative squared error) at the best alpha.
+    target_shape_ : tuple
+        Per-sample target shape, restored by :meth:`predict`.
+    """
+
+    def __init__(self, alphas=ALPHAS, cv=5, standardize: bool = True, fit_intercept: bool = True,
+                 n_targets_batch: int | None = None, memory_mb: float = 512.0):
+        self.alphas = alphas
+        self.cv = cv
+        self.standardize = standardize
+        self.fit_intercept = fit_intercept
+        self.n_targets_batch = n_targets_batch
+        self.memory_mb = memory_mb
+
+    # scikit-learn conventions: parameters are the constructor's arguments.
+    def get_params(self, deep: bool = True) -> dict:
+        return {k: getattr(self, k) for k in ("alphas", "cv", "standardize", "fit_intercept",
+                                              "n_targets_batch", "memory_mb")}
+
+    def set_params(self, **params) -> MultiRidgeCV:
+        for k, v in params.items():
+            if k not in self.get_params():
+                raise ValueError(f"MultiRidgeCV has no parameter {k!r}")
+            setattr(self, k, v)
+        return self
+
+    def _batch(self, n_samples: int, n_targets: int) -> int:
+        if self.n_targets_batch:
+            return int(self.n_targets_batch)
+        per_target = 8.0 * n_samples * (len(np.atleast_1d(self.alphas)) + 2)
+        return int(max(1, min(n_targets, self.memory_mb * 2**20 // per_target)))
+
+    def fit(self, X, Y, groups=None) -> MultiRidgeCV:
+        """Fit on training samples ``X`` (n, p) and targets ``Y`` (n, ...)."""
+        from himalaya.backend import set_backend
+        from himalaya.ridge import RidgeCV
+
+        X = np.asarray(X, dtype=np.float64)
+        Y = np.asarray(Y, dtype=np.float64)
+        if X.ndim != 2:
+            raise DataError(f"ridge features must be (n_samples, n_features), got {X.shape}")
+        if len(Y) != len(X):
+            raise DataError(f"ridge: {len(X)} feature rows but {len(Y)} target rows")
+        if len(X) < 3:
+            raise DataError(f"ridge needs at least 3 training samples, got {len(X)}")
+        self.target_shape_ = tuple(Y.shape[1:])
+        Y = Y.reshape(len(Y), -1)
+        self.mean_ = X.mean(0) if self.standardize else np.zeros(X.shape[1])
+        scale = X.std(0) if self.standardize else np.ones(X.shape[1])
+        tiny = 1e-12 * (np.abs(X).max(initial=0.0) + 1e-300)  # scale-free (MEG in tesla)
+        self.scale_ = np.where(scale > tiny, scale, 1.0)
+        Xs = (X - self.mean_) / self.scale_
+        cv = self.cv
+        if isinstance(cv, int):
+            cv = min(cv, len(X))
+        elif hasattr(cv, "split"):
+            cv = list(cv.split(Xs, Y, groups))
+        elif cv is not None:
+            cv = [(np.asarray(tr), np.asarray(te)) for tr, te in cv]
+        set_backend("numpy", on_error="warn")
+        batch = self._batch(len(X), Y.shape[1])
+        model = RidgeCV(alphas=np.asarray(self.alphas, dtype=np.float64), cv=cv,
+                        fit_intercept=self.fit_intercept, force_cpu=True,
+                        solver_params={"n_targets_batch": batch,
+                                       "n_targets_batch_refit": batch, "warn": False})
+        model.fit(Xs, Y)
+        self.coef_ = np.asarray(model.coef_).reshape(X.shape[1], -1)
+        self.intercept_ = (np.asarray(model.intercept_).reshape(-1) if self.fit_intercept
+                           else np.zeros(Y.shape[1]))
+        self.best_alphas_ = np.asarray(model.best_alphas_).reshape(-1)
+        self.cv_scores_ = np.asarray(model.cv_scores_).reshape(-1)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Predictions ``(n, *target_shape_)`` for samples ``X`` (n, p)."""
+        if not hasattr(self, "coef_"):
+            raise DataError("MultiRidgeCV.predict called before fit")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise DataError(f"ridge was fitted on {self.n_features_in_} features, got "
+                            f"{X.shape}")
+        out = ((X - self.mean_) / self.scale_) @ self.coef_ + self.intercept_
+        return out.reshape(len(X), *self.target_shape_)
+
+    def score(self, X, Y) -> np.ndarray:
+        """Coefficient of determination per target column (shape ``(n_targets,)``)."""
+        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        P = self.predict(X).reshape(len(Y), -1)
+        ss_res = ((Y - P) ** 2).sum(0)
+        ss_tot = ((Y - Y.mean(0)) ** 2).sum(0)
+        return 1.0 - ss_res / np.where(ss_tot > 0, ss_tot, 1.0)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Fitted arrays by name (for safetensors); :meth:`from_state` restores them."""
+        return {"coef": self.coef_, "intercept": self.intercept_, "mean": self.mean_,
+                "scale": self.scale_, "best_alphas": self.best_alphas_,
+                "target_shape": np.asarray(self.target_shape_, dtype=np.int64)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], **params) -> MultiRidgeCV:
+        model = cls(**params)
+        model.coef_ = np.asarray(state["coef"], dtype=np.float64)
+        model.intercept_ = np.asarray(state["intercept"], dtype=np.float64)
+        model.mean_ = np.asarray(state["mean"], dtype=np.float64)
+        model.scale_ = np.asarray(state["scale"], dtype=np.float64)
+        model.best_alphas_ = np.asarray(state["best_alphas"], dtype=np.float64)
+        model.target_shape_ = tuple(int(v) for v in np.asarray(state["target_shape"]))
+        model.n_features_in_ = model.coef_.shape[0]
+        return model
