@@ -454,8 +454,41 @@ def _crossnobis(X: np.ndarray, cond: np.ndarray, n_cond: int, folds: np.ndarray,
     present = np.bincount(cell, minlength=n_folds * n_cond).reshape(n_folds, n_cond) > 0
     if remove_mean:
         means = means - means.mean(axis=1, keepdims=True)
-    gram = _apply_precision(means, noise) @ means.T  # (K n) x (K n) cross-run kernel
-    gram = gram.reshape(n_folds, n_cond, n_folds, n_cond)
+    means = means.reshape(n_folds, n_cond, -1)
+    if present.all():
+        d = _crossnobis_balanced(means, noise)
+    else:
+        d = _crossnobis_unbalanced(means, present, noise)
+    return d / X.shape[1]
+
+
+def _pair_distances(gram: np.ndarray) -> np.ndarray:
+    """Upper-triangle ``g_ii + g_jj - 2 g_ij`` of a symmetric kernel, shape (n_pairs,)."""
+    i, j = np.triu_indices(len(gram), 1)
+    diag = np.diag(gram)
+    return diag[i] + diag[j] - 2.0 * gram[i, j]
+
+
+def _crossnobis_balanced(means: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
+    """Every condition in every run: the sum-over-runs identity.
+
+    With d_k = m_ki - m_kj, sum_{k != l} d_k P d_l' = (sum_k d_k) P (sum_k d_k)'
+    - sum_k d_k P d_k', so one kernel of the run sums and one of each run replace the
+    (K n) x (K n) cross-run kernel: K + 1 products of n x p instead of K^2.
+    """
+    n_folds = len(means)
+    total = means.sum(axis=0)
+    within = sum(_apply_precision(m, noise) @ m.T for m in means)
+    cross = _pair_distances(_apply_precision(total, noise) @ total.T) - _pair_distances(within)
+    return cross / (n_folds * (n_folds - 1))
+
+
+def _crossnobis_unbalanced(means: np.ndarray, present: np.ndarray,
+                           noise: np.ndarray | None) -> np.ndarray:
+    """Some cells missing: each pair averages the run pairs in which both were measured."""
+    n_folds, n_cond, _ = means.shape
+    flat = means.reshape(n_folds * n_cond, -1)
+    gram = (_apply_precision(flat, noise) @ flat.T).reshape(n_folds, n_cond, n_folds, n_cond)
     total = np.zeros((n_cond, n_cond))
     count = np.zeros((n_cond, n_cond))
     for k in range(n_folds):
@@ -470,7 +503,7 @@ def _crossnobis(X: np.ndarray, cond: np.ndarray, n_cond: int, folds: np.ndarray,
     iu = np.triu_indices(n_cond, 1)
     total, count = total[iu], count[iu]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan) / X.shape[1]
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def noise_precision(

@@ -125,6 +125,24 @@ def test_crossnobis_recovers_planted_distances_and_unbalanced_design():
     assert np.all(np.isfinite(d))
 
 
+@pytest.mark.parametrize("noise", ["none", "diag", "full"])
+def test_crossnobis_sum_over_runs_identity_equals_the_pairwise_definition(noise):
+    from neurodecode.rsa.rdm import _crossnobis_balanced, _crossnobis_unbalanced
+
+    rng = np.random.default_rng(5)
+    means = rng.standard_normal((4, 7, 9))  # runs x conditions x channels
+    prec = {"none": None, "diag": rng.random(9) + 0.5,
+            "full": np.cov(rng.standard_normal((9, 30)))}[noise]
+    fast = _crossnobis_balanced(means, prec)
+    general = _crossnobis_unbalanced(means, np.ones((4, 7), bool), prec)
+    # hand computation of one pair straight from the definition
+    P = np.eye(9) if prec is None else (np.diag(prec) if prec.ndim == 1 else prec)
+    d = means[:, 0] - means[:, 1]
+    by_hand = np.mean([d[k] @ P @ d[m] for k in range(4) for m in range(4) if k != m])
+    np.testing.assert_allclose(fast, general, rtol=1e-10, atol=1e-12)
+    assert fast[0] == pytest.approx(by_hand, rel=1e-10)
+
+
 def test_trialdata_input_noise_normalisation_and_errors():
     X, cond, run, rng = _design(n_cond=6, n_runs=5, p=12)
     X[:, 0] *= 30  # one very noisy channel dominates unless noise-normalised
