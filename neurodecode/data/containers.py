@@ -43,8 +43,17 @@ class TrialData:
         One row per trial: session, run, repetition, split, onset...
     info : dict
         Sensors: ``sfreq`` (Hz), ``ch_names``, ``ch_types``, ``ch_pos`` (n_channels, 3, metres),
-        ``tmin`` (s). fMRI: ``affine`` (4x4), ``mask`` (3-D bool), ``voxel_coords``
+        ``tmin`` (s), and for data made from MNE objects ``mne_info``: MNE's own
+        :class:`mne.Info`, whole (coil orientations, ``dev_head_t``, projectors, digitisation,
+        filters, ``meas_date``), used by :meth:`to_epochs`. fMRI: ``affine`` (4x4), ``mask`` (3-D bool), ``voxel_coords``
         (n_voxels, 3, mm), ``shape`` (3-D).
+    nonfinite : {"error", "zero", "drop-features"}
+        What to do with NaN/inf in an in-memory ``X`` (memory-mapped or HDF5-backed arrays are
+        checked when their rows are read, by :meth:`select` or :meth:`load`). ``"error"`` (the
+        default) raises :class:`DataError` naming the voxels/channels; ``"zero"`` sets those
+        values to 0; ``"drop-features"`` removes every voxel/channel that has one (and its
+        coordinates, mask entry, name, type and position). Both report what they did in
+        ``info["nonfinite"]`` and with a warning.
     """
 
     X: Any
@@ -54,6 +63,7 @@ class TrialData:
     stimulus_ids: np.ndarray | None = None
     metadata: pd.DataFrame | None = None
     info: dict = field(default_factory=dict)
+    nonfinite: str = "error"
 
     def __post_init__(self) -> None:
         self.subject = str(self.subject)
@@ -67,6 +77,7 @@ class TrialData:
                 f"({'trials, channels, times' if expected == 3 else 'trials, features'}), "
                 f"got shape {tuple(self.X.shape)}"
             )
+        _handle_nonfinite(self)
         n = self.X.shape[0]
         if self.y is not None:
             self.y = np.asarray(self.y)
@@ -160,11 +171,51 @@ class TrialData:
 
     # ------------------------------------------------------------------ conversions
     def to_epochs(self):
-        """Convert sensor data to :class:`mne.EpochsArray` (labels become event codes)."""
+        """Convert sensor data to :class:`mne.EpochsArray` (labels become event codes).
+
+        Data made from MNE objects carry MNE's own ``mne.Info`` in ``info["mne_info"]``: it is
+        used whole (channel locations with MEG coil orientations ``loc[3:12]``, coil types,
+        ``dev_head_t``, projectors, digitisation, filter settings, ``meas_date``), so the
+        epochs equal MNE's own. Otherwise an Info is built from ``sfreq``, ``ch_names``,
+        ``ch_types`` and ``ch_pos`` (positions in ``loc[:3]`` only). Projectors are kept but
+        not applied (``proj=False``): the arrays are the data as stored.
+        """
         import mne
 
         if not self.is_timeseries:
             raise DataError(f"subject {self.subject}: only sensor data converts to mne.Epochs")
+        info = self.mne_info()
+        codes, event_id = _event_codes(self.y, self.n_trials)
+        events = np.column_stack(
+            [np.arange(self.n_trials), np.zeros(self.n_trials, int), codes]
+        ).astype(int)
+        return mne.EpochsArray(
+            np.asarray(self.X),
+            info,
+            events=events,
+            tmin=float(self.info.get("tmin", 0.0)),
+            event_id=event_id,
+            metadata=self.metadata.copy(),
+            proj=False,
+            verbose="error",
+        )
+
+    def mne_info(self):
+        """The :class:`mne.Info` of sensor data: a copy of the one MNE gave (whole), or one
+        built from ``sfreq``, ``ch_names``, ``ch_types`` and ``ch_pos``."""
+        import mne
+
+        kept = self.info.get("mne_info")
+        if kept is not None:
+            if list(kept["ch_names"]) != list(self.info.get("ch_names", kept["ch_names"])) or (
+                len(kept["ch_names"]) != self.X.shape[1]
+            ):
+                raise DataError(
+                    f"subject {self.subject}: info['mne_info'] has {len(kept['ch_names'])} "
+                    f"channels but the data {self.X.shape[1]}; pick channels with MNE before "
+                    "building TrialData"
+                )
+            return kept.copy()
         for key in ("sfreq", "ch_names", "ch_types"):
             if key not in self.info:
                 raise DataError(f"subject {self.subject}: info lacks {key!r} for mne.Epochs")
@@ -177,19 +228,7 @@ class TrialData:
             # EEG-like channels).
             for ch, xyz in zip(info["chs"], np.asarray(pos, dtype=float), strict=True):
                 ch["loc"][:3] = xyz
-        codes, event_id = _event_codes(self.y, self.n_trials)
-        events = np.column_stack(
-            [np.arange(self.n_trials), np.zeros(self.n_trials, int), codes]
-        ).astype(int)
-        return mne.EpochsArray(
-            np.asarray(self.X),
-            info,
-            events=events,
-            tmin=float(self.info.get("tmin", 0.0)),
-            event_id=event_id,
-            metadata=self.metadata.copy(),
-            verbose="error",
-        )
+        return info
 
     @classmethod
     def from_epochs(
@@ -200,7 +239,11 @@ class TrialData:
         stimulus_ids: np.ndarray | None = None,
         label_map: dict | None = None,
     ) -> TrialData:
-        """Build from :class:`mne.Epochs`; labels are the event names (or ``label_map`` values)."""
+        """Build from :class:`mne.Epochs`; labels are the event names (or ``label_map`` values).
+
+        ``info["mne_info"]`` keeps a copy of the whole ``epochs.info`` (MNE's own object), so
+        :meth:`to_epochs` and :func:`neurodecode.data.write_trials` lose nothing MNE stores.
+        """
         codes = epochs.events[:, 2]
         names = {v: k for k, v in epochs.event_id.items()}
         y = np.array([names.get(c, c) for c in codes])
@@ -224,6 +267,7 @@ class TrialData:
                 ch_types=list(types),
                 ch_pos=pos,
                 tmin=float(epochs.tmin),
+                mne_info=epochs.info.copy(),
             ),
         )
 
@@ -280,6 +324,77 @@ class TrialData:
         return load_beta_series(img, mask_img, subject=subject, **kwargs)
 
 
+NONFINITE_POLICIES = ("error", "zero", "drop-features")
+
+
+def _nonfinite_mask(X: Any) -> np.ndarray | None:
+    """Boolean mask of NaN/inf in an in-memory float array, or None if there are none (or
+    ``X`` is lazy: memmap, HDF5, which are checked when their rows are read)."""
+    if not isinstance(X, np.ndarray) or isinstance(X, np.memmap) or X.dtype.kind not in "fc":
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(X, axis=None)):  # fast path: no NaN/inf anywhere
+            return None
+    bad = ~np.isfinite(X)
+    return bad if bad.any() else None
+
+
+def _handle_nonfinite(data: TrialData) -> None:
+    """Apply ``data.nonfinite`` to NaN/inf in ``data.X`` (see :class:`TrialData`)."""
+    import warnings
+
+    policy = data.nonfinite
+    if policy not in NONFINITE_POLICIES:
+        raise DataError(f"subject {data.subject}: nonfinite={policy!r}; expected one of "
+                        f"{NONFINITE_POLICIES}")
+    bad = _nonfinite_mask(data.X)
+    if bad is None:
+        return
+    axes = tuple(a for a in range(bad.ndim) if a != 1)
+    bad_features = np.flatnonzero(bad.any(axis=axes))
+    unit = "channels" if data.is_timeseries else "features"
+    names = data.info.get("ch_names")
+    shown = [names[i] for i in bad_features[:5]] if names is not None else bad_features[:5].tolist()
+    what = (f"{int(bad.sum())} non-finite values (NaN/inf) in {len(bad_features)} of "
+            f"{bad.shape[1]} {unit} (first: {shown}) across "
+            f"{int(bad.any(axis=tuple(range(1, bad.ndim))).sum())} of {bad.shape[0]} trials")
+    if policy == "error":
+        raise DataError(f"subject {data.subject}: X has {what}; fix the input, or pass "
+                        "nonfinite='zero' (set them to 0) or nonfinite='drop-features' (drop "
+                        f"those {unit})")
+    report = {"policy": policy, "n_values": int(bad.sum()),
+              "features": bad_features.tolist()}
+    if policy == "zero":
+        data.X = np.where(bad, 0, data.X).astype(data.X.dtype, copy=False)
+    else:
+        if len(bad_features) == bad.shape[1]:
+            raise DataError(f"subject {data.subject}: every one of the {bad.shape[1]} {unit} "
+                            "has non-finite values; nothing is left to drop to")
+        keep = np.setdiff1d(np.arange(bad.shape[1]), bad_features)
+        data.X = np.take(data.X, keep, axis=1)
+        data.info = _drop_feature_info(dict(data.info), keep, bad_features, bad.shape[1])
+    data.info["nonfinite"] = report
+    warnings.warn(f"subject {data.subject}: {what}: nonfinite={policy!r} "
+                  + ("set them to 0" if policy == "zero" else f"dropped those {unit}"),
+                  stacklevel=4)
+
+
+def _drop_feature_info(info: dict, keep: np.ndarray, dropped: np.ndarray, n: int) -> dict:
+    """``info`` with per-feature entries (channel names/types/positions, voxel coordinates,
+    the fMRI mask) restricted to ``keep``."""
+    for key in ("ch_names", "ch_types", "ch_pos", "voxel_coords"):
+        value = info.get(key)
+        if value is not None and len(value) == n:
+            info[key] = ([value[i] for i in keep] if isinstance(value, list)
+                         else np.asarray(value)[keep])
+    mask = info.get("mask")
+    if mask is not None and int(np.asarray(mask).sum()) == n:
+        mask = np.array(mask, dtype=bool)
+        mask.flat[np.flatnonzero(mask)[dropped]] = False
+        info["mask"] = mask
+    return info
+
+
 def _check_len(name: str, arr: np.ndarray, n: int, subject: str) -> None:
     if arr.shape[0] != n:
         raise DataError(f"subject {subject}: {name} has {arr.shape[0]} entries for {n} trials")
@@ -333,12 +448,16 @@ class StimulusSet:
     captions : list of str, optional
     attributes : DataFrame, optional
         Per-stimulus content (for synthetic worlds: shape, colour, position...).
+    nonfinite : {"error", "zero"}
+        NaN/inf in float ``images``: raise :class:`DataError` (the default) or set them to 0
+        (with a warning).
     """
 
     ids: np.ndarray
     images: Any = None
     captions: list[str] | None = None
     attributes: pd.DataFrame | None = None
+    nonfinite: str = "error"
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids)
@@ -349,6 +468,20 @@ class StimulusSet:
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise DataError(f"StimulusSet {name} has {len(value)} entries for {n} ids")
+        if self.nonfinite not in ("error", "zero"):
+            raise DataError(f"StimulusSet nonfinite={self.nonfinite!r}; expected 'error' or "
+                            "'zero'")
+        bad = _nonfinite_mask(self.images)
+        if bad is not None:
+            where = np.flatnonzero(bad.reshape(n, -1).any(axis=1))
+            what = (f"StimulusSet images have {int(bad.sum())} non-finite values (NaN/inf) in "
+                    f"{len(where)} of {n} images (ids {self.ids[where[:5]].tolist()})")
+            if self.nonfinite == "error":
+                raise DataError(f"{what}; fix them or pass nonfinite='zero'")
+            import warnings
+
+            warnings.warn(f"{what}: set to 0 (nonfinite='zero')", stacklevel=3)
+            self.images = np.where(bad, 0, self.images).astype(self.images.dtype, copy=False)
         if self.attributes is not None:
             self.attributes = self.attributes.reset_index(drop=True)
         self._position = {v: i for i, v in enumerate(self.ids.tolist())}

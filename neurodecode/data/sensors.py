@@ -125,6 +125,31 @@ def _staged_files(path: Path) -> Iterator[Path]:
 
 
 # --------------------------------------------------------------------------- reading
+@contextlib.contextmanager
+def reading(path, what: str = "file") -> Iterator[None]:
+    """Turn any failure of MNE while reading ``path`` into :class:`DataError` naming it.
+
+    MNE reads FIF data lazily (at epoching, ``load_data`` or ``get_data``), so a truncated or
+    corrupt file fails far from where it was opened, with a bare ``ValueError``; MNE only
+    *warns* ("Invalid tag") when a tag at the end of a file is cut short. Both become
+    DataError here (readers inside must run with ``verbose="warning"`` so MNE warns).
+    """
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MNE's other warnings stay quiet here
+            warnings.filterwarnings("error", message=".*[Ii]nvalid tag.*")
+            yield
+    except DataError:
+        raise
+    except Exception as err:  # MNE raises many types; all mean 'cannot read this'
+        raise DataError(
+            f"{path}: could not read this {what} (truncated or corrupt?): "
+            f"{type(err).__name__}: {err}"
+        ) from err
+
+
 def read_raw(path: str | os.PathLike, *, preload: bool = False, expected_sfreq=None):
     """Open any raw file MNE reads, with errors that name the file.
 
@@ -152,15 +177,19 @@ def read_raw(path: str | os.PathLike, *, preload: bool = False, expected_sfreq=N
     kwargs: dict[str, Any] = {}
     if path.suffix.lower() in (".edf", ".bdf"):
         kwargs["infer_types"] = True
+        _check_edf_complete(path)
     try:
-        raw = mne.io.read_raw(path, preload=preload, verbose="error", **kwargs)
-    except Exception as err:  # MNE raises many types; all mean 'cannot read this'
+        with reading(path, "raw recording"):
+            raw = mne.io.read_raw(path, preload=preload, verbose="error", **kwargs)
+    except DataError as err:
         hint = ""
         if "-ave.fif" in path.name:
-            hint = " (this looks like an evoked file: read it with mne.read_evokeds)"
+            hint = " (this looks like an evoked file: read it with load_evoked)"
+        cause = err.__cause__ or err
         raise DataError(
-            f"{path}: MNE could not read this as a raw recording{hint}: {type(err).__name__}: {err}"
-        ) from err
+            f"{path}: MNE could not read this as a raw recording{hint}: "
+            f"{type(cause).__name__}: {cause}"
+        ) from cause
     if expected_sfreq is not None and not np.isclose(raw.info["sfreq"], expected_sfreq):
         raise DataError(
             f"{path}: sampling rate is {raw.info['sfreq']:g} Hz, expected {expected_sfreq:g} "
@@ -174,6 +203,39 @@ def read_raw(path: str | os.PathLike, *, preload: bool = False, expected_sfreq=N
     if renames:
         raw.annotations.rename(renames)
     return raw
+
+
+def _check_edf_complete(path: Path) -> None:
+    """Raise :class:`DataError` when an EDF/BDF file holds fewer data records than its header
+    promises (a truncated copy or an interrupted download). MNE only warns and reads what is
+    there, which silently loses the later epochs.
+
+    Header layout: EDF specification (Kemp et al. 1992, Clin Neurophysiol 82:391; EDF+ Kemp &
+    Olivan 2003): bytes 184-192 header size, 236-244 number of records (-1 = unknown),
+    252-256 number of signals, then per-signal fields with samples per record at
+    ``256 + 216 * ns``; 2 bytes per sample (EDF) or 3 (BDF).
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+            header_bytes, n_records = int(head[184:192]), int(head[236:244])
+            ns = int(head[252:256])
+            fh.seek(256 + 216 * ns)
+            per_record = sum(int(fh.read(8)) for _ in range(ns))
+    except (ValueError, OSError):
+        return  # not a parseable header: MNE's own reader reports it
+    if n_records < 0 or per_record <= 0:
+        return
+    bytes_per_sample = 3 if path.suffix.lower() == ".bdf" else 2
+    record_bytes = per_record * bytes_per_sample
+    found = (path.stat().st_size - header_bytes) // record_bytes
+    if found < n_records:
+        raise DataError(
+            f"{path}: truncated: the header promises {n_records} data records but the file "
+            f"holds {max(found, 0)} ({path.stat().st_size} bytes, "
+            f"{header_bytes + n_records * record_bytes} expected); get a complete copy of the "
+            "file"
+        )
 
 
 def set_electrode_positions(raw, ch_pos: Mapping[str, Any], coord_frame: str = "head", trans=None):
@@ -298,17 +360,13 @@ def _events_from_annotations(raw, event_id, label) -> tuple[np.ndarray, dict[str
 
 
 def _read_events_file(path: Path, raw, event_id) -> tuple[np.ndarray, dict | None]:
-    import mne
 
     if not path.exists():
         raise DataError(f"{path}: events file not found")
     if path.suffix.lower() in (".tsv", ".csv"):
         table = pd.read_csv(path, sep="\t" if path.suffix.lower() == ".tsv" else ",")
         return _events_from_table(table, raw, event_id, path)
-    try:
-        return mne.read_events(path, verbose="error"), None
-    except Exception as err:  # MNE raises many types
-        raise DataError(f"{path}: not a readable MNE events file: {err}") from err
+    return read_events(path), None
 
 
 def _events_from_table(table: pd.DataFrame, raw, event_id, path: Path):
@@ -472,8 +530,6 @@ def epoch_raw(
 
     Filtering loads the data of ``raw`` and changes it in place.
     """
-    import mne
-
     path = source
     arr, event_id = find_raw_events(raw, events, event_id, stim_channel, source=path)
     n_events = len(arr)
@@ -481,26 +537,14 @@ def epoch_raw(
     picks = "data" if picks is None else picks
     if l_freq is not None or h_freq is not None:
         # NaNs spread over their channel when filtered: the check on the epochs catches them.
-        raw.load_data(verbose="error").filter(l_freq, h_freq, picks=picks, verbose="error")
+        with reading(path, "recording"):
+            raw.load_data(verbose="error")
+        raw.filter(l_freq, h_freq, picks=picks, verbose="error")
     inside = (arr[:, 0] >= raw.first_samp) & (arr[:, 0] <= raw.last_samp)
     epochs = None
     if inside.any():
-        epochs = mne.Epochs(
-            raw,
-            arr,
-            event_id=event_id,
-            tmin=tmin,
-            tmax=tmax,
-            baseline=baseline,
-            picks=picks,
-            reject=reject,
-            proj=False,
-            metadata=meta,
-            preload=True,
-            event_repeated="drop",
-            on_missing="ignore",
-            verbose="error",
-        )
+        with reading(path, "recording"):  # the data are read here, lazily
+            epochs = _epochs(raw, arr, event_id, tmin, tmax, baseline, picks, reject, meta)
     if epochs is None or not len(epochs):
         raise DataError(
             f"{path}: none of the {n_events} events gave an epoch (events at samples "
@@ -519,6 +563,27 @@ def epoch_raw(
         subject=subject,
         modality=modality or sensor_modality(epochs.get_channel_types()),
         stimulus_ids=ids,
+    )
+
+
+def _epochs(raw, arr, event_id, tmin, tmax, baseline, picks, reject, meta):
+    import mne
+
+    return mne.Epochs(
+        raw,
+        arr,
+        event_id=event_id,
+        tmin=tmin,
+        tmax=tmax,
+        baseline=baseline,
+        picks=picks,
+        reject=reject,
+        proj=False,
+        metadata=meta,
+        preload=True,
+        event_repeated="drop",
+        on_missing="ignore",
+        verbose="error",
     )
 
 
@@ -563,3 +628,92 @@ def sensor_modality(ch_types) -> str:
     if counts[best] == 0:
         raise DataError(f"no MEG/EEG/SEEG/ECoG channels among types {sorted(set(ch_types))}")
     return best
+
+
+# --------------------------------------------------------------------------- FIF files
+def write_epochs(data: TrialData, path: str | os.PathLike) -> Path:
+    """Save sensor trials as an MNE epochs FIF (``*-epo.fif``), atomically, with MNE's writer.
+
+    The whole ``mne.Info`` travels (see :meth:`TrialData.to_epochs`); labels become the event
+    names, and ``stimulus_ids`` a ``stimulus_id`` metadata column. :func:`read_epochs` reads
+    it back.
+    """
+    path = Path(path)
+    if not path.name.endswith(("-epo.fif", "_epo.fif", "-epo.fif.gz", "_epo.fif.gz")):
+        raise DataError(f"{path}: MNE epochs files end in -epo.fif or _epo.fif")
+    epochs = data.to_epochs()
+    if data.stimulus_ids is not None:
+        epochs.metadata["stimulus_id"] = data.stimulus_ids
+    with _staged_files(path) as tmp:
+        epochs.save(tmp, overwrite=True, split_size="2GB", verbose="error")
+    return path
+
+
+def read_epochs(path: str | os.PathLike, subject: str, modality: str | None = None) -> TrialData:
+    """Read an MNE epochs FIF into :class:`TrialData` (labels from the event names,
+    ``stimulus_ids`` from a ``stimulus_id`` metadata column); errors name the file."""
+    import mne
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: epochs file not found")
+    with reading(path, "MNE epochs file"):
+        epochs = mne.read_epochs(path, preload=True, proj=False, verbose="warning")
+    ids = None
+    if epochs.metadata is not None and "stimulus_id" in epochs.metadata:
+        ids = epochs.metadata["stimulus_id"].to_numpy()
+        epochs.metadata = epochs.metadata.drop(columns="stimulus_id")
+    return TrialData.from_epochs(
+        epochs, subject=subject, stimulus_ids=ids,
+        modality=modality or sensor_modality(epochs.get_channel_types()),
+    )  # fmt: skip
+
+
+def load_evoked(path: str | os.PathLike, subject: str, baseline=None, picks=None) -> TrialData:
+    """Every evoked response of an ``-ave.fif`` file as one trial each (``y`` = its comment).
+
+    ``metadata`` has ``nave`` (number of averaged epochs); the whole ``mne.Info`` is kept.
+    """
+    import mne
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: evoked file not found")
+    with reading(path, "MNE evoked file"):
+        evokeds = mne.read_evokeds(path, baseline=baseline, proj=False, verbose="warning")
+    picks = "data" if picks is None else picks
+    evokeds = [e.pick(picks) for e in evokeds]
+    first = evokeds[0]
+    X = np.stack([e.data for e in evokeds])
+    td = TrialData(
+        X=X, subject=subject, modality=sensor_modality(first.get_channel_types()),
+        y=np.array([e.comment for e in evokeds]),
+        metadata=pd.DataFrame({"nave": [e.nave for e in evokeds]}),
+        info=dict(sfreq=float(first.info["sfreq"]), ch_names=list(first.ch_names),
+                  ch_types=list(first.get_channel_types()),
+                  ch_pos=np.array([ch["loc"][:3] for ch in first.info["chs"]]),
+                  tmin=float(first.tmin), mne_info=first.info.copy()),
+    )  # fmt: skip
+    return td
+
+
+def read_noise_cov(path: str | os.PathLike):
+    """An MNE noise covariance (``-cov.fif``); errors name the file."""
+    import mne
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: covariance file not found")
+    with reading(path, "MNE covariance file"):
+        return mne.read_cov(path, verbose="warning")
+
+
+def read_events(path: str | os.PathLike) -> np.ndarray:
+    """An MNE events file (``-eve.fif`` or text ``.eve``) as an (n, 3) array; errors name it."""
+    import mne
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: events file not found")
+    with reading(path, "MNE events file"):
+        return mne.read_events(path, verbose="warning")

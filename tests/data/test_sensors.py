@@ -227,7 +227,7 @@ def test_real_sample_unknown_codes_list_what_was_found(mne_sample_dir):
 
 
 def test_real_evoked_file_is_not_raw(mne_sample_dir):
-    with pytest.raises(DataError, match="test-ave.fif.gz.*read_evokeds"):
+    with pytest.raises(DataError, match="test-ave.fif.gz.*load_evoked"):
         load_raw_epochs(mne_sample_dir / "test-ave.fif.gz", "sample")
 
 
