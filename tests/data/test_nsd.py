@@ -235,8 +235,12 @@ def test_failed_writes_leave_nothing(tmp_path):
         write_nsd_betas(TrialData(**{**data.__dict__, "X": X}), tmp_path / "a")
     assert _files(tmp_path / "a") == []
     X[-1, 0] = np.nan
+    with pytest.raises(DataError, match="non-finite values"):  # refused by TrialData itself
+        TrialData(**{**data.__dict__, "X": X})
+    bad = TrialData(**data.__dict__)
+    bad.X = X  # changed after validation: the writer checks again
     with pytest.raises(DataError, match="NaN/inf betas in session"):
-        write_nsd_betas(TrialData(**{**data.__dict__, "X": X}), tmp_path / "b")
+        write_nsd_betas(bad, tmp_path / "b")
     assert _files(tmp_path / "b") == []
     # A smaller scale stores the large value.
     X[-1, 0] = 200.0
