@@ -477,10 +477,10 @@ def _crossnobis_balanced(means: np.ndarray, noise: np.ndarray | None) -> np.ndar
     (K n) x (K n) cross-run kernel: K + 1 products of n x p instead of K^2.
     """
     n_folds = len(means)
-    total = means.sum(axis=0)
-    within = sum(_apply_precision(m, noise) @ m.T for m in means)
-    cross = _pair_distances(_apply_precision(total, noise) @ total.T) - _pair_distances(within)
-    return cross / (n_folds * (n_folds - 1))
+    weighted = [_apply_precision(m, noise) for m in means]  # the precision is applied once
+    within = sum(w @ m.T for w, m in zip(weighted, means, strict=True))
+    across = sum(weighted) @ means.sum(axis=0).T
+    return (_pair_distances(across) - _pair_distances(within)) / (n_folds * (n_folds - 1))
 
 
 def _crossnobis_unbalanced(means: np.ndarray, present: np.ndarray,
