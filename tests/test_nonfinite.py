@@ -75,6 +75,22 @@ def test_drop_features_on_sensor_channels():
     np.testing.assert_array_equal(d.info["ch_pos"], np.eye(3)[[0, 2]])
 
 
+def test_drop_features_keeps_mne_info_consistent():
+    import mne
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 3, 20)) * 1e-6
+    X[0, 2, 3] = np.inf
+    epochs = mne.EpochsArray(X, mne.create_info(["a", "b", "c"], 100.0, "eeg"),
+                             verbose="error")
+    with pytest.raises(DataError, match=r"channels \(first: \['c'\]\)"):
+        TrialData.from_epochs(epochs, subject="s")
+    d = TrialData(X=X, subject="s", modality="eeg",
+                  info={"ch_names": ["a", "b", "c"], "mne_info": epochs.info.copy()},
+                  nonfinite="drop-features")
+    assert d.to_epochs().ch_names == ["a", "b"]
+
+
 def test_unknown_policy_and_nothing_left():
     X, info = _fmri()
     with pytest.raises(DataError, match="nonfinite='ignore'; expected one of"):

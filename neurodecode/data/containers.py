@@ -387,6 +387,11 @@ def _drop_feature_info(info: dict, keep: np.ndarray, dropped: np.ndarray, n: int
         if value is not None and len(value) == n:
             info[key] = ([value[i] for i in keep] if isinstance(value, list)
                          else np.asarray(value)[keep])
+    kept = info.get("mne_info")
+    if kept is not None and len(kept["ch_names"]) == n:
+        import mne
+
+        info["mne_info"] = mne.pick_info(kept, keep.tolist(), copy=True, verbose="error")
     mask = info.get("mask")
     if mask is not None and int(np.asarray(mask).sum()) == n:
         mask = np.array(mask, dtype=bool)
