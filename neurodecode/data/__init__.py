@@ -12,8 +12,8 @@ Loaders (each returns :class:`TrialData`):
 """
 
 from neurodecode.data.containers import StimulusSet, TrialData
+from neurodecode.data.dataset import Dataset
 from neurodecode.data.splits import (
-    SubjectCollection,
     split_by_stimulus,
     split_from_metadata,
     subsample_trials,
@@ -52,7 +52,7 @@ def __getattr__(name: str):
 __all__ = [
     "DataError",
     "StimulusSet",
-    "SubjectCollection",
+    "Dataset",
     "TrialData",
     "split_by_stimulus",
     "split_from_metadata",

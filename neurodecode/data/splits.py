@@ -1,13 +1,10 @@
-"""Train/test splits that respect repetitions, and bookkeeping for many subjects.
+"""Train/test splits that respect repetitions.
 
 A stimulus shown several times must never have a repetition in train and another in test:
 the split is made over stimulus ids, then mapped onto trials.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -69,53 +66,3 @@ def subsample_trials(data: TrialData, fraction: float, random_state: int = 0) ->
         return data.select(np.sort(rng.choice(data.n_trials, n, replace=False)))
     keep = rng.choice(ids, size=max(1, int(round(fraction * len(ids)))), replace=False)
     return data.select(np.isin(data.stimulus_ids, keep))
-
-
-@dataclass
-class SubjectCollection(Mapping[str, TrialData]):
-    """Many subjects of one modality, each with its own feature count.
-
-    Behaves as a read-only ``{subject: TrialData}`` mapping, ordered as given.
-    """
-
-    subjects: dict[str, TrialData]
-
-    def __post_init__(self) -> None:
-        self.subjects = {str(k): v for k, v in self.subjects.items()}
-        modalities = {d.modality for d in self.subjects.values()}
-        if len(modalities) > 1:
-            raise DataError(f"subjects mix modalities {sorted(modalities)}")
-
-    @classmethod
-    def from_list(cls, items: list[TrialData]) -> SubjectCollection:
-        names = [d.subject for d in items]
-        if len(set(names)) != len(names):
-            raise DataError(f"duplicate subjects in {names}")
-        return cls({d.subject: d for d in items})
-
-    def __getitem__(self, subject: str | int) -> TrialData:
-        key = str(subject)
-        if key not in self.subjects:
-            raise DataError(f"unknown subject {key!r}; available: {list(self.subjects)}")
-        return self.subjects[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.subjects)
-
-    def __len__(self) -> int:
-        return len(self.subjects)
-
-    @property
-    def n_features(self) -> dict[str, int]:
-        """Feature (voxel or channel) count per subject."""
-        return {s: d.n_features for s, d in self.subjects.items()}
-
-    def shared_stimuli(self) -> np.ndarray:
-        """Stimulus ids seen by every subject (sorted)."""
-        sets = [np.unique(d.stimulus_ids) for d in self.subjects.values()]
-        if not sets or any(d.stimulus_ids is None for d in self.subjects.values()):
-            raise DataError("shared_stimuli needs stimulus_ids for every subject")
-        out = sets[0]
-        for s in sets[1:]:
-            out = np.intersect1d(out, s)
-        return out

@@ -18,12 +18,10 @@ Use them by name::
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
-from neurodecode.data.containers import StimulusSet, TrialData
+from neurodecode.data.dataset import Dataset
 from neurodecode.data.errors import DataError
 
 WORLDS: dict[str, str] = {
@@ -37,29 +35,10 @@ WORLDS: dict[str, str] = {
 }
 
 
-@dataclass
-class SyntheticWorld:
-    """A synthetic dataset and the truth planted in it.
-
-    Attributes
-    ----------
-    name : str
-        Registry name, e.g. ``"synthetic-vision"``.
-    subjects : dict of str to TrialData
-        One entry per subject (or per group, for between-subject worlds).
-    stimuli : StimulusSet or None
-        What was shown, when the world has stimuli.
-    truth : dict
-        The planted ground truth (e.g. semantic embeddings, multimodal sites, effect sizes).
-    params : dict
-        Everything needed to rebuild the world with :func:`make` (JSON-able).
-    """
-
-    name: str
-    subjects: dict[str, TrialData]
-    stimuli: StimulusSet | None = None
-    truth: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
+#: A synthetic world is a :class:`~neurodecode.data.Dataset` (the type every dataset opens as):
+#: ``name``, ``subjects``, ``stimuli``, ``truth`` (the planted ground truth) and ``params``
+#: (everything needed to rebuild it with :func:`make`). The old name stays for the worlds.
+SyntheticWorld = Dataset
 
 
 def world_module(name: str) -> ModuleType:

@@ -1,5 +1,5 @@
 """Splits never put a stimulus in both train and test; subsampling keeps whole stimuli;
-SubjectCollection keeps per-subject feature counts."""
+a Dataset keeps per-subject feature counts."""
 
 import numpy as np
 import pandas as pd
@@ -7,7 +7,7 @@ import pytest
 
 from neurodecode.data import (
     DataError,
-    SubjectCollection,
+    Dataset,
     TrialData,
     split_by_stimulus,
     split_from_metadata,
@@ -114,26 +114,29 @@ def test_subsample_without_ids_keeps_trial_order():
     assert s.n_trials == 10 and np.all(np.diff(s.X[:, 0]) > 0)
 
 
-def test_subject_collection():
+def test_dataset_mapping_of_subjects():
     a = _repeated(n_stimuli=30, n_vox=5, subject="1", seed=1)
     b = _repeated(n_stimuli=20, n_vox=8, subject="2", seed=2).select(slice(None))
     b.stimulus_ids = b.stimulus_ids + 10  # stimuli 10..29
-    c = SubjectCollection.from_list([a, b])
+    c = Dataset.from_list("mine", [a, b])
     assert list(c) == ["1", "2"] and len(c) == 2
     assert c.n_features == {"1": 5, "2": 8}
     assert c[2] is b and c["1"] is a
     np.testing.assert_array_equal(c.shared_stimuli(), np.arange(10, 30))
-    with pytest.raises(DataError, match=r"unknown subject '3'; available: \['1', '2'\]"):
+    with pytest.raises(DataError, match=r"mine: unknown subject '3'; available: \['1', '2'\]"):
         c["3"]
     with pytest.raises(DataError, match="duplicate subjects"):
-        SubjectCollection.from_list([a, a])
+        Dataset.from_list("mine", [a, a])
+    assert list(c.select_subjects([2])) == ["2"]
+    with pytest.raises(DataError, match=r"subjects \['9'\] not found"):
+        c.select_subjects(["9"])
 
 
-def test_subject_collection_refuses_mixed_modalities_and_missing_ids():
+def test_dataset_mixed_modalities_and_missing_ids():
     fmri = _repeated()
     eeg = TrialData(X=np.zeros((2, 3, 4)), subject="2", modality="eeg")
     with pytest.raises(DataError, match="mix modalities"):
-        SubjectCollection({"1": fmri, "2": eeg})
+        _ = Dataset("mixed", {"1": fmri, "2": eeg}).modality
     no_ids = TrialData(X=np.zeros((2, 3)), subject="2", modality="fmri")
     with pytest.raises(DataError, match="needs stimulus_ids"):
-        SubjectCollection({"1": fmri, "2": no_ids}).shared_stimuli()
+        Dataset("x", {"1": fmri, "2": no_ids}).shared_stimuli()
