@@ -14,7 +14,7 @@ import click
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True, help="Checkpoint folder (model.safetensors, config.json, logs).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
-@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
 @click.option("--quiet", is_flag=True)
 def train(config, out_dir, resume, epochs, quiet):
     """Train a cross-subject decoder (HF accelerate: `accelerate launch` runs it on many
@@ -47,7 +47,7 @@ def train(config, out_dir, resume, epochs, quiet):
               default="adapter_only", show_default=True)
 @click.option("--fraction", type=float, default=1.0, show_default=True,
               help="Share of the subject's training stimuli to use.")
-@click.option("--epochs", type=int, default=None, help="Override train.epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True)
 @click.option("--quiet", is_flag=True)

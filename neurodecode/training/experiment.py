@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 from neurodecode._files import atomic_path, write_json
 from neurodecode.data.containers import StimulusSet, TrialData
@@ -46,7 +45,14 @@ class ExperimentConfig:
     full_scale: dict | None = None  # the published architecture, for parameter counts only
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "<dict>") -> ExperimentConfig:
+    def from_dict(cls, d: dict, source: str = "<dict>", lines: dict | None = None,
+                  plain: set | None = None) -> ExperimentConfig:
+        """Build from a mapping, validated first (types, ranges, known keys, loss and head
+        names; :func:`neurodecode.config.validate_experiment`; ``lines`` and ``plain`` come
+        from :func:`neurodecode.config.read_yaml` so errors carry file:line)."""
+        from neurodecode.config import validate_experiment
+
+        d = validate_experiment(d, source, lines, plain)
         unknown = set(d) - set(SECTIONS)
         if unknown:
             raise DataError(f"{source}: unknown sections {sorted(unknown)}; expected {SECTIONS}")
@@ -78,17 +84,15 @@ class ExperimentConfig:
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
-    """Read an experiment YAML with ``yaml.safe_load``; errors name the file."""
+    """Read an experiment YAML with ``yaml.safe_load`` and validate it before any data is
+    loaded; errors name the file and line."""
+    from neurodecode.config import read_yaml
+
     path = Path(path)
-    if not path.exists():
-        raise DataError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise DataError(f"{path}: not valid YAML ({err})") from err
+    raw, lines, plain = read_yaml(path)
     if not isinstance(raw, dict):
         raise DataError(f"{path}: expected a mapping with sections {SECTIONS}")
-    return ExperimentConfig.from_dict(raw, source=str(path))
+    return ExperimentConfig.from_dict(raw, source=str(path), lines=lines, plain=plain)
 
 
 @dataclass
@@ -114,7 +118,9 @@ class PreparedData:
         out = {}
         for s in subjects:
             d = subsample_trials(self.train[s], fraction, random_state=seed)
-            out[s] = SubjectBatches(np.asarray(d.X, dtype=np.float32), self.target_rows(d))
+            out[s] = SubjectBatches(np.asarray(d.X, dtype=np.float32), self.target_rows(d),
+                                    stimulus_ids=np.asarray(d.stimulus_ids),
+                                    rois=d.info.get("rois"))
         return out
 
 
@@ -166,7 +172,8 @@ def build_decoder(cfg: ExperimentConfig, prepared: PreparedData,
     """A fresh decoder for ``subjects`` with voxel scalers fit on their training trials."""
     model_cfg = dict(cfg.model)
     heads = [HeadConfig(target=t["space"], shape=tuple(prepared.targets[t["space"]].shape[1:]),
-                        kind=t.get("head", "linear"), rank=t.get("rank", 64))
+                        kind=t.get("head", "linear"), rank=t.get("rank", 64),
+                        roi=t.get("roi"))
              for t in cfg.targets]
     dcfg = DecoderConfig(
         n_features={s: prepared.train[s].n_features for s in subjects}, heads=heads,
