@@ -120,3 +120,37 @@ def test_cli_train_refuses_a_bad_config_in_one_line_before_loading_data(tmp_path
     result = CliRunner().invoke(main, ["train", "--config", str(DEFAULT), "--out",
                                        str(tmp_path / "out"), "--epochs", "0"])
     assert result.exit_code == 2 and "--epochs" in result.output
+
+
+# --------------------------------------------------------------------------- pipeline YAML
+@pytest.mark.parametrize("old, new, line_of, message", [
+    ("{C: 1.0, max_iter: 1000}", "{C: -1.0, max_iter: 1000}", "C: -1.0",
+     r"LogisticRegression: The 'C' parameter of LogisticRegression must be a float in the "
+     r"range \(0\.0, inf\]\. Got -1\.0 instead"),
+    ("{C: 1.0, max_iter: 1000}", "{C: 1.0, max_iter: 1000, solver: lbgfs}", "solver",
+     r"LogisticRegression: The 'solver' parameter of LogisticRegression must be a str among"),
+])
+def test_pipeline_parameter_values_are_checked_when_read(tmp_path, old, new, line_of, message):
+    from neurodecode.benchmark.pipelines import load_pipeline
+
+    text = (ROOT / "pipelines" / "TS_LR.yml").read_text()
+    path = tmp_path / "p.yml"
+    path.write_text(text.replace(old, new))
+    with pytest.raises(DataError, match=rf"p\.yml:{_line_of(path, line_of)}: {message}"):
+        load_pipeline(path)
+
+
+def test_pipeline_grid_values_are_checked_when_read(tmp_path):
+    from neurodecode.benchmark.pipelines import load_pipeline
+
+    path = tmp_path / "grid.yml"
+    path.write_text(
+        "name: LR grid\nparadigms: [LeftRightImagery]\npipeline:\n"
+        "  - {name: StandardScaler, from: sklearn.preprocessing}\n"
+        "  - {name: LogisticRegression, from: sklearn.linear_model}\n"
+        "param_grid:\n  logisticregression__C: [0.1, 0.0, 10.0]\n")
+    with pytest.raises(DataError, match=r"grid\.yml:7: LogisticRegression: The 'C' parameter.*"
+                                        r"Got 0\.0 instead"):
+        load_pipeline(path)
+    path.write_text(path.read_text().replace("0.0, 10.0", "1.0, 10.0"))
+    assert load_pipeline(path).param_grid == {"logisticregression__C": [0.1, 1.0, 10.0]}

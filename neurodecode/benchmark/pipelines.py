@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline, make_pipeline
 
 from neurodecode.data.errors import DataError
@@ -199,9 +199,23 @@ def _build_step(step: Any, index: int, where: _Locator) -> BaseEstimator:
             f"{cls_name} has no parameter(s) {bad}; valid: {sorted(valid)}",
         )
     try:
-        return cls(**params)
+        estimator = cls(**params)
     except (TypeError, ValueError) as err:
         raise where.error(loc, f"cannot build {cls_name}: {err}") from None
+    _check_values(estimator, where, loc + ("parameters",))
+    return estimator
+
+
+def _check_values(estimator: BaseEstimator, where: _Locator, loc: tuple) -> None:
+    """Check parameter values now, not at fit time, with scikit-learn's own declared
+    constraints (``_parameter_constraints``, scikit-learn >= 1.2); estimators that declare
+    none (pyRiemann, MNE) are checked when fitted."""
+    if not hasattr(type(estimator), "_parameter_constraints"):
+        return
+    try:
+        estimator._validate_params()
+    except (TypeError, ValueError) as err:
+        raise where.error(loc, f"{type(estimator).__name__}: {err}") from None
 
 
 def _check_grid(grid: Any, pipeline: Pipeline, where: _Locator) -> None:
@@ -218,6 +232,12 @@ def _check_grid(grid: Any, pipeline: Pipeline, where: _Locator) -> None:
             )
         if not isinstance(values, list) or not values:
             raise where.error(("param_grid", key), f"param_grid[{key!r}] must be a non-empty list")
+        step_name, _, param = key.partition("__")
+        step = dict(pipeline.steps).get(step_name)
+        if step is not None and param and "__" not in param:
+            for value in values:
+                trial = clone(step).set_params(**{param: value})
+                _check_values(trial, where, ("param_grid", key))
 
 
 class _Locator:
