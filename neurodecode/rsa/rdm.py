@@ -449,16 +449,16 @@ def _crossnobis(X: np.ndarray, cond: np.ndarray, n_cond: int, folds: np.ndarray,
                 noise: np.ndarray | None, remove_mean: bool) -> np.ndarray:
     """Mean over ordered pairs of distinct runs (k, l) of (m_ki - m_kj) P (m_li - m_lj)' / p."""
     n_folds = int(folds.max()) + 1
-    cell = folds * n_cond + cond
-    means = _group_means(X, cell, n_folds * n_cond)
-    present = np.bincount(cell, minlength=n_folds * n_cond).reshape(n_folds, n_cond) > 0
+    cell = cond * n_folds + folds  # condition-major: each condition's runs side by side
+    means = _group_means(X, cell, n_cond * n_folds)
+    present = np.bincount(cell, minlength=n_cond * n_folds).reshape(n_cond, n_folds) > 0
     if remove_mean:
         means = means - means.mean(axis=1, keepdims=True)
-    means = means.reshape(n_folds, n_cond, -1)
+    means = means.reshape(n_cond, n_folds, -1)
     if present.all():
         d = _crossnobis_balanced(means, noise)
     else:
-        d = _crossnobis_unbalanced(means, present, noise)
+        d = _crossnobis_unbalanced(means.transpose(1, 0, 2), present.T, noise)
     return d / X.shape[1]
 
 
@@ -472,14 +472,24 @@ def _pair_distances(gram: np.ndarray) -> np.ndarray:
 def _crossnobis_balanced(means: np.ndarray, noise: np.ndarray | None) -> np.ndarray:
     """Every condition in every run: the sum-over-runs identity.
 
-    With d_k = m_ki - m_kj, sum_{k != l} d_k P d_l' = (sum_k d_k) P (sum_k d_k)'
-    - sum_k d_k P d_k', so one kernel of the run sums and one of each run replace the
-    (K n) x (K n) cross-run kernel: K + 1 products of n x p instead of K^2.
+    ``means`` is (n_cond, n_runs, n_channels). With d_k = m_ki - m_kj,
+    sum_{k != l} d_k P d_l' = (sum_k d_k) P (sum_k d_k)' - sum_k d_k P d_k', so one kernel of
+    the run sums and one of the runs side by side replace the (K n) x (K n) cross-run kernel.
     """
-    n_folds = len(means)
-    weighted = [_apply_precision(m, noise) for m in means]  # the precision is applied once
-    within = sum(w @ m.T for w, m in zip(weighted, means, strict=True))
-    across = sum(weighted) @ means.sum(axis=0).T
+    n_cond, n_folds, _ = means.shape
+    if noise is None or (noise.ndim == 1 and np.all(noise >= 0)):
+        # symmetric products a @ a.T (BLAS syrk: half the work of a general product)
+        if noise is not None:
+            means = means * np.sqrt(noise)
+        side_by_side = means.reshape(n_cond, -1)
+        within = side_by_side @ side_by_side.T
+        total = means.sum(axis=1)
+        across = total @ total.T
+    else:
+        weighted = _apply_precision(means.reshape(n_cond * n_folds, -1), noise)
+        weighted = weighted.reshape(means.shape)  # the precision is applied once
+        within = sum(weighted[:, k] @ means[:, k].T for k in range(n_folds))
+        across = weighted.sum(axis=1) @ means.sum(axis=1).T
     return (_pair_distances(across) - _pair_distances(within)) / (n_folds * (n_folds - 1))
 
 

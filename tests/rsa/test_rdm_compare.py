@@ -133,7 +133,7 @@ def test_crossnobis_sum_over_runs_identity_equals_the_pairwise_definition(noise)
     means = rng.standard_normal((4, 7, 9))  # runs x conditions x channels
     prec = {"none": None, "diag": rng.random(9) + 0.5,
             "full": np.cov(rng.standard_normal((9, 30)))}[noise]
-    fast = _crossnobis_balanced(means, prec)
+    fast = _crossnobis_balanced(means.transpose(1, 0, 2), prec)  # conditions x runs x p
     general = _crossnobis_unbalanced(means, np.ones((4, 7), bool), prec)
     # hand computation of one pair straight from the definition
     P = np.eye(9) if prec is None else (np.diag(prec) if prec.ndim == 1 else prec)
