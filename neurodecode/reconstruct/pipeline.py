@@ -14,7 +14,9 @@ configuration).
 from __future__ import annotations
 
 import os
+import sys
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +25,14 @@ import pandas as pd
 import yaml
 
 import neurodecode
-from neurodecode._files import atomic_path, content_hash, write_text
+from neurodecode._files import (
+    atomic_path,
+    check_writable_dir,
+    content_hash,
+    verify_digest,
+    write_digest,
+    write_text,
+)
 from neurodecode.data.errors import DataError
 from neurodecode.reconstruct.reconstructor import Reconstructor
 from neurodecode.training.checkpoint import load_checkpoint, save_checkpoint
@@ -76,13 +85,23 @@ def trained_decoder(cfg: ExperimentConfig, prepared: PreparedData, shuffled: boo
     key = content_hash(cfg.to_dict(), data_key, shuffled, neurodecode.__version__)
     directory = (cache or cache_root()) / "decoders" / key
     if (directory / "config.json").exists():
-        model, _ = load_checkpoint(directory)
-        return model, directory
+        try:  # a damaged cache entry is rebuilt, not fatal for every later run
+            for name in ("model.safetensors", "config.json"):
+                problem = verify_digest(directory / name)
+                if problem not in (None, "no valid digest beside it"):  # none: older entry
+                    raise DataError(f"{directory / name}: {problem}")
+            model, _ = load_checkpoint(directory)
+            return model, directory
+        except DataError as err:
+            warnings.warn(f"cached decoder {directory} is corrupt ({err}); retraining it",
+                          stacklevel=2)
     data = shuffle_pairing(prepared, cfg.train.seed) if shuffled else prepared
     subjects = list(data.train)
     model = build_decoder(cfg, data, subjects)
     train(model, data.batches(subjects), cfg.train, quiet=quiet)
     save_checkpoint(model, directory, {"experiment": cfg.to_dict(), "shuffled": shuffled})
+    for name in ("model.safetensors", "config.json"):
+        write_digest(directory / name)
     return model, directory
 
 
@@ -154,6 +173,20 @@ def _score(gt: np.ndarray, result: dict, decoded: np.ndarray | None, true: np.nd
     return frame
 
 
+def _stages(quiet: bool):
+    """``say(message)``: numbered stage lines on stderr (beside the progress bars)."""
+    count = [0]
+
+    def say(message: str) -> None:
+        count[0] += 1
+        if not quiet:
+            from tqdm.auto import tqdm
+
+            tqdm.write(f"[{count[0]}] {message}", file=sys.stderr)
+
+    return say
+
+
 def save_figure(seen: np.ndarray, result: dict, path: Path, n_columns: int = 12,
                 title: str = "") -> Path:
     """Rows: seen, reconstructed, low-level stage; one column per test image."""
@@ -209,7 +242,12 @@ def run_reconstruction(
     """
     start = time.time()
     out_dir = Path(out_dir)
+    for option, value in (("--n-images", n_images), ("--n-samples", n_samples)):
+        if value is not None and (isinstance(value, bool) or int(value) < 1):
+            raise DataError(f"{option} must be at least 1, got {value}")
     cfg = load_config(config or default_config_path(modality))
+    check_writable_dir(out_dir, "--out")  # before the work, not after it
+    say = _stages(quiet)
     if dataset == "nsd":
         raise DataError(
             "NSD is read from its HDF5 betas: convert with neurodecode.data.load_nsd_betas "
@@ -223,22 +261,26 @@ def run_reconstruction(
     if str(subject) not in [str(s) for s in cfg.data.get("subjects", [subject])]:
         cfg.data["subjects"] = [*cfg.data.get("subjects", []), str(subject)]
     subject = str(subject)
-    subjects, stimuli = load_dataset(cfg.data)
     spaces = [t["space"] for t in cfg.targets]
-    prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"),
-                            cache_root() / "features")
+    # What the user named (checkpoint, generator) is opened before the long work starts.
     if checkpoint is not None:
         model, _ = load_checkpoint(checkpoint)
         decoder_dir = Path(checkpoint)
-    else:
+    low_level = next((s for s in spaces if s.startswith(("pixels-", "sd-vae-latent"))), None)
+    gen = make_generator(generator, generator_model, allow_download, low_level, quiet)
+    say(f"build data: {cfg.data.get('dataset', 'synthetic-vision')}, subjects "
+        f"{cfg.data.get('subjects', 'all')}, target spaces {spaces}")
+    subjects, stimuli = load_dataset(cfg.data)
+    prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"),
+                            cache_root() / "features")
+    if checkpoint is None:
+        say("train the decoder (reused from the cache when config and data are unchanged)")
         model, decoder_dir = trained_decoder(cfg, prepared, quiet=quiet)
     test = prepared.test[subject]
     if test.n_trials < 2:
         raise DataError(f"subject {subject} has no shared test images to reconstruct")
     if n_images is not None:
         test = test.select(np.arange(min(n_images, test.n_trials)))
-    low_level = next((s for s in spaces if s.startswith(("pixels-", "sd-vae-latent"))), None)
-    gen = make_generator(generator, generator_model, allow_download, low_level, quiet)
     selector = getattr(gen, "encode_images", None)
     recon = Reconstructor(gen, selector=selector, n_samples=n_samples if selector else 1,
                           steps=steps, guidance=guidance, strength=strength, seed=seed)
@@ -248,12 +290,16 @@ def run_reconstruction(
 
     def run(decoder, condition: str):
         preds = predict(decoder, test.X, subject)
+        say(f"generate {test.n_trials} images ({generator}, {condition} data)")
         result = recon.reconstruct(preds)
+        say(f"score the {condition} reconstructions")
         return result, _score(seen, result, preds.get("world-embed"), true_embed, networks,
                               condition, seed, quiet)
 
     result, metrics = run(model, "real")
     if shuffle_control and checkpoint is None:
+        say("train the shuffled control (the same decoder on training trials permuted "
+            "against their stimuli; it must score at chance)")
         control, _ = trained_decoder(cfg, prepared, shuffled=True, quiet=quiet)
         _, control_metrics = run(control, "shuffled")
         metrics = pd.concat([metrics, control_metrics], ignore_index=True)
@@ -261,9 +307,11 @@ def run_reconstruction(
 
     files = save_metrics(metrics, out_dir)
     files.append(save_figure(seen, result, out_dir / "reconstructions.png",
-                             title=f"subject {subject}: seen / reconstructed ({generator}) / "
+                             title=f"{modality.upper() if modality == 'meg' else 'fMRI'} "
+                                   f"subject {subject}: seen / reconstructed ({generator}) / "
                                    "low-level"))
-    resolved = {"subject": subject, "dataset": dataset, "generator": generator,
+    resolved = {"subject": subject, "modality": modality,
+                "dataset": cfg.data.get("dataset", dataset), "generator": generator,
                 "generator_model": generator_model, "n_images": int(test.n_trials),
                 "n_samples": recon.n_samples, "strength": strength, "steps": steps,
                 "guidance": guidance, "seed": seed, "decoder": str(decoder_dir),

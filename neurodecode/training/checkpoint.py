@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from neurodecode._files import atomic_path, write_json
@@ -42,15 +43,24 @@ def load_checkpoint(directory: str | Path) -> tuple[BrainDecoder, dict]:
         if not (directory / name).exists():
             raise DataError(f"{directory / name}: not found; {directory} is not a neurodecode "
                             "checkpoint (expected model.safetensors and config.json)")
-    meta = json.loads((directory / CONFIG).read_text())
-    cfg = DecoderConfig.from_dict(meta["decoder"])
-    tensors = load_file(str(directory / WEIGHTS))
+    try:  # a damaged or hand-edited checkpoint is bad input, not a bug: say which file
+        meta = json.loads((directory / CONFIG).read_text())
+        cfg = DecoderConfig.from_dict(meta["decoder"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise DataError(f"{directory / CONFIG}: not a valid neurodecode checkpoint config "
+                        f"({type(err).__name__}: {err}); restore it or retrain") from err
+    try:
+        tensors = load_file(str(directory / WEIGHTS))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise DataError(f"{directory / WEIGHTS}: unreadable safetensors file "
+                        f"({type(err).__name__}: {err}); it is truncated or damaged: restore "
+                        "it or retrain") from err
     coords = {k.split(".", 1)[1]: tensors.pop(k).numpy() for k in list(tensors)
               if k.startswith("coords.")}
-    model = BrainDecoder(cfg, coords or None)
     try:
+        model = BrainDecoder(cfg, coords or None)
         model.load_state_dict(tensors, strict=True)
-    except RuntimeError as err:
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
         raise DataError(f"{directory / WEIGHTS} does not match its config.json: {err}") from err
     return model.eval(), meta
 
