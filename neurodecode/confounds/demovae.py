@@ -24,11 +24,16 @@ five independent ``synthetic-fc-demographics`` worlds x three model seeds, 600 o
 training and 400 held-out participants, bands from
 :func:`neurodecode.confounds.reports.leakage_report`; counts below are of those 15 runs):
 
-- ``residualize=True`` (default): after training, the training latents' linear dependence on
-  the encoded demographics is estimated and removed in :meth:`transform` (added back in
-  :meth:`decode`). This, not the loss, is what makes held-out latents demographic-free: the
-  published recipe (60 latents, decorrelation weight 10, standardised edges) left every
-  demographic above chance in 14-15 of 15 runs.
+- ``residualize=True`` (default): after training, the latent directions that carry the
+  training demographics (the span of the training cross-covariance between latents and
+  encoded demographics) are projected out in :meth:`transform`, and the demographic component
+  is added back, from the *requested* demographics, in :meth:`decode`. This, not the loss, is
+  what makes held-out latents demographic-free: the published recipe (60 latents,
+  decorrelation weight 10, standardised edges) left every demographic above chance in 14-15
+  of 15 runs. The projection needs no demographics of the participants being transformed.
+  (Version /2 instead subtracted ``coef @ demographics`` of the transformed participants
+  themselves: on held-out participants whose sex raw connectivity could not predict, the
+  training coefficients' noise times their own sex label made it predictable, AUC .94.)
 - ``lambda_decor`` defaults to 0. The decorrelation term zeroes the correlations *of the
   training sample*, its sampling noise included, so the encoder learns that noise and
   held-out participants show the demographics again: with weight 1000 (16 latents,
@@ -57,8 +62,16 @@ Demographics reach the estimator in one of two ways:
   scikit-learn :class:`~sklearn.pipeline.Pipeline` and ``cross_val_*``: the rows of the
   demographics travel with the rows of ``X``, so every fold fits on its training rows only.
 
-``transform`` reads demographics the same way (needed by the conditional encoder); the
-output holds latents only. ``y`` is ignored (the target never reaches the autoencoder).
+What needs demographics, and what does not:
+
+- :meth:`transform` (cleaned latents) and :meth:`clean_edges` (edges decoded from them at
+  the training-average demographics) read the edges only: held-out participants are cleaned
+  without their labels (unless ``conditional_encoder=True``, whose encoder reads them);
+- :meth:`counterfactual` / :meth:`decode` / :meth:`sample` decode at demographics you choose;
+- :meth:`harmonize` with a dict (change some columns, keep the others) reads the
+  participants' own demographics for the columns it does not set.
+
+``y`` is ignored (the target never reaches the autoencoder).
 """
 
 from __future__ import annotations
@@ -75,7 +88,9 @@ from sklearn.utils.validation import check_is_fitted
 from neurodecode._files import atomic_path, write_json
 from neurodecode.errors import DataError
 
-FORMAT = "neurodecode.DemoVAE/2"  # /2: residual_mean (sampling bias correction)
+FORMAT = "neurodecode.DemoVAE/3"  # /3: demographic subspace projected out (labels-free transform)
+_FITTED_ARRAYS = ("residual_mean", "residual_scale", "latent_mean", "latent_cov", "demo_mean",
+                  "latent_center", "demo_basis", "demo_coef")
 
 
 class DemographicEncoder:
@@ -191,10 +206,9 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     conditional_encoder : bool
         Feed demographics to the encoder as well as the decoder (paper: edges only).
     residualize : bool
-        After training, regress the training latents on the encoded demographics and remove
-        that linear part in :meth:`transform` (added back in :meth:`decode`, so
-        ``decode(transform(X, d), d)`` is unchanged). Removes the linear demographic signal the
-        decorrelation loss leaves on held-out participants.
+        After training, project the latent directions that carry the training demographics
+        out of :meth:`transform` (added back, from the requested demographics, in
+        :meth:`decode`). Uses no demographics of the transformed participants.
     device : str
         ``"cpu"`` or ``"cuda"``.
     random_state : int
@@ -211,9 +225,11 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         :meth:`sample` adds
     latent_mean_, latent_cov_ : arrays, shape (L,) and (L, L), training latent moments
         (of the residualized latents)
-    demo_mean_, latent_coef_ : arrays, shape (n_demo,) and (n_demo, L), the training mean of
-        the encoded demographics and the latents' regression on them (zeros when
-        ``residualize`` is False)
+    latent_center_, demo_mean_ : arrays, shape (L,) and (n_demo,), training means of the raw
+        latents and of the encoded demographics
+    demo_basis_, demo_coef_ : arrays, shape (L, r) and (n_demo, r): orthonormal basis of the
+        latent directions correlated with the training demographics (r = 0 when
+        ``residualize`` is False) and the regression of the latents' coordinates on it
     module_ : torch.nn.ModuleDict with ``encoder`` and ``decoder``
     history_ : list of dict, per-epoch mean losses
     train_demographics_ : DataFrame, the training demographics (used by ``sample(n)``)
@@ -355,18 +371,39 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             residuals = (xt - x_hat).cpu().numpy().astype(np.float64)
         self.residual_mean_, self.residual_scale_ = residuals.mean(0), residuals.std(0)
         z = z.cpu().numpy().astype(np.float64)
-        self.demo_mean_ = D.mean(0).astype(np.float64)
-        self.latent_coef_ = np.zeros((D.shape[1], self.latent_dim))
-        if self.residualize:
-            centred = np.c_[np.ones(len(D)), D - self.demo_mean_]
-            self.latent_coef_ = np.linalg.lstsq(centred, z, rcond=None)[0][1:]
-        z = z - self._demographic_part(D)
+        self._fit_demographic_subspace(z, D.astype(np.float64))
+        z = self._project(z)
         self.latent_mean_, self.latent_cov_ = z.mean(0), np.cov(z, rowvar=False)
         return self
 
+    def _fit_demographic_subspace(self, z: np.ndarray, D: np.ndarray) -> None:
+        """The latent directions that carry the training demographics, and how they depend on
+        them: ``demo_basis_`` (L, r) is an orthonormal basis of the columns of the training
+        cross-covariance ``cov(z, D)``; ``demo_coef_`` (n_demo, r) regresses the latents'
+        coordinates in that basis on the encoded demographics (used by :meth:`decode` only)."""
+        self.latent_center_ = z.mean(0)
+        self.demo_mean_ = D.mean(0)
+        n_demo = D.shape[1]
+        self.demo_basis_ = np.zeros((self.latent_dim, 0))
+        self.demo_coef_ = np.zeros((n_demo, 0))
+        if not self.residualize:
+            return
+        zc, dc = z - self.latent_center_, D - self.demo_mean_
+        u, s, _ = np.linalg.svd(zc.T @ dc / len(z), full_matrices=False)
+        rank = int(np.sum(s > max(s.max(initial=0.0), 1e-300) * 1e-8))
+        self.demo_basis_ = u[:, :rank]
+        self.demo_coef_ = np.linalg.lstsq(dc, zc @ self.demo_basis_, rcond=None)[0]
+
+    def _project(self, z: np.ndarray) -> np.ndarray:
+        """Remove the latents' component in the training demographic subspace (no labels)."""
+        coords = (z - self.latent_center_) @ self.demo_basis_
+        return z - coords @ self.demo_basis_.T
+
     def _demographic_part(self, D: np.ndarray) -> np.ndarray:
-        """The latents' linear dependence on encoded demographics ``D`` (zero at their mean)."""
-        return (np.asarray(D, dtype=np.float64) - self.demo_mean_) @ self.latent_coef_
+        """The training-fitted demographic component of the latents at encoded demographics
+        ``D`` (zero at their training mean); :meth:`decode` adds it back."""
+        coords = (np.asarray(D, dtype=np.float64) - self.demo_mean_) @ self.demo_coef_
+        return coords @ self.demo_basis_.T
 
     def _losses(self, x, d, guide, gen) -> dict[str, Any]:
         torch = self._torch()
@@ -433,46 +470,77 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         return self.module_["encoder"](inp)
 
     def transform(self, X, demographics: pd.DataFrame | None = None) -> np.ndarray:
-        """Latents, shape (n_participants, latent_dim).
+        """Cleaned latents, shape (n_participants, latent_dim). Needs no demographics.
 
-        Demographics (argument or declared DataFrame columns) are needed when
-        ``conditional_encoder`` is True.
+        The encoder reads the edges only, and the training-fitted demographic subspace is
+        projected out: nothing here depends on the transformed participants' demographics, so
+        held-out participants are cleaned without their labels (the output is the same
+        whatever ``demographics`` are passed, or none). ``demographics`` (or declared columns
+        of a DataFrame ``X``, dropped here) are read only when ``conditional_encoder`` is
+        True: that encoder reads them, and its latents then depend on the labels of the
+        participants being transformed (not leakage-free; off by default).
         """
         check_is_fitted(self, "module_")
         torch = self._torch()
-        X, demographics = self._split(X, demographics,
-                                      require=self.conditional_encoder or self.residualize)
+        X, demographics = self._split(X, demographics, require=self.conditional_encoder)
         xs = torch.from_numpy((X - self.x_mean_) / self.x_scale_).to(self.device)
-        D = self.encoder_.transform(demographics) if demographics is not None else None
-        d = torch.from_numpy(D).to(self.device) if self.conditional_encoder else None
+        d = None
+        if self.conditional_encoder:
+            d = torch.from_numpy(self.encoder_.transform(demographics)).to(self.device)
         with torch.no_grad():
             z = self._encode(xs, d).cpu().numpy().astype(np.float64)
-        return z - self._demographic_part(D) if self.residualize else z
+        return self._project(z)
+
+    def clean_edges(self, X) -> np.ndarray:
+        """Edges decoded from the cleaned latents at the training-average demographics,
+        shape (n, n_edges). Needs no demographics (like :meth:`transform`), and lives in edge
+        space, so outputs of models fitted on different folds can be pooled (cross-fitting).
+        """
+        z = self.transform(X)
+        check_is_fitted(self, "module_")
+        return self._decode_encoded(z, np.tile(self.demo_mean_, (len(z), 1)))
+
+    def _decode_encoded(self, latents: np.ndarray, D: np.ndarray) -> np.ndarray:
+        torch = self._torch()
+        latents = (np.asarray(latents, np.float64) + self._demographic_part(D)).astype(np.float32)
+        inp = torch.from_numpy(np.concatenate([latents, np.asarray(D, np.float32)], axis=1))
+        with torch.no_grad():
+            xs = self.module_["decoder"](inp.to(self.device)).cpu().numpy().astype(np.float64)
+        return xs * self.x_scale_ + self.x_mean_
 
     def decode(self, latents: np.ndarray, demographics: pd.DataFrame) -> np.ndarray:
-        """Edges, shape (n, n_edges), decoded from ``latents`` (n, L) with ``demographics``."""
+        """Edges, shape (n, n_edges), decoded from cleaned ``latents`` (n, L) at the given
+        ``demographics`` (the training-fitted demographic component is added back first)."""
         check_is_fitted(self, "module_")
-        torch = self._torch()
-        latents = np.asarray(latents, dtype=np.float32)
+        latents = np.asarray(latents, dtype=np.float64)
         D = self.encoder_.transform(demographics)
         if len(D) != len(latents):
             raise DataError(f"{len(D)} demographic rows for {len(latents)} latents")
-        latents = (latents + self._demographic_part(D)).astype(np.float32)
-        inp = torch.from_numpy(np.concatenate([latents, D], axis=1)).to(self.device)
-        with torch.no_grad():
-            xs = self.module_["decoder"](inp).cpu().numpy().astype(np.float64)
-        return xs * self.x_scale_ + self.x_mean_
+        return self._decode_encoded(latents, D)
+
+    def counterfactual(self, X, demographics: pd.DataFrame) -> np.ndarray:
+        """Participants' connectivity as it would be with the given ``demographics`` (one row
+        per participant, every declared column): ``decode(transform(X), demographics)``.
+
+        Uses the *requested* demographics, never the participants' own.
+        """
+        X_edges, _ = self._split(X, None, require=False)
+        target = self._split(X_edges, demographics)[1]
+        return self.decode(self.transform(X_edges), target)
 
     def harmonize(self, X, to: dict | pd.DataFrame,
                   demographics: pd.DataFrame | None = None) -> np.ndarray:
-        """Re-decode participants' connectivity with other demographics.
+        """Re-decode participants' connectivity with some demographics changed.
 
         Parameters
         ----------
         X : array (n, n_edges) or DataFrame with the demographic columns
         to : dict or DataFrame
-            A dict ``{column: value}`` overrides those columns for every participant (e.g.
-            ``{"site": "site0"}``); a DataFrame gives full new demographics, row by row.
+            A dict ``{column: value}`` sets those columns for every participant (e.g.
+            ``{"site": "site0"}``); the others keep the participants' own values, which must
+            then be given (``demographics`` or X's columns): this operation *reads* the
+            participants' demographics. A DataFrame gives full new demographics
+            (:meth:`counterfactual`).
         demographics : DataFrame, optional
             The participants' own demographics, for the columns ``to`` does not set.
 
@@ -480,23 +548,22 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         -------
         edges : array, shape (n, n_edges)
         """
-        X_edges, own = self._split(X, demographics, require=self.conditional_encoder)
+        X_edges, own = self._split(X, demographics, require=False)
         if isinstance(to, pd.DataFrame):
-            target = to.reset_index(drop=True)
-        else:
-            unknown = set(to) - set(self._demographic_columns)
-            if unknown:
-                raise DataError(f"harmonize: {sorted(unknown)} are not declared demographics "
-                                f"{self._demographic_columns}")
-            if own is None:
-                if set(to) != set(self._demographic_columns):
-                    raise DataError("harmonize: give the participants' demographics for the "
-                                    "columns that `to` does not set")
-                own = pd.DataFrame(index=range(len(X_edges)))
-            target = own.copy()
-            for col, value in to.items():
-                target[col] = value
-        return self.decode(self.transform(X_edges, own), target)
+            return self.counterfactual(X_edges, to)
+        unknown = set(to) - set(self._demographic_columns)
+        if unknown:
+            raise DataError(f"harmonize: {sorted(unknown)} are not declared demographics "
+                            f"{self._demographic_columns}")
+        if own is None:
+            if set(to) != set(self._demographic_columns):
+                raise DataError("harmonize: give the participants' demographics for the "
+                                "columns that `to` does not set")
+            own = pd.DataFrame(index=range(len(X_edges)))
+        target = own.copy()
+        for col, value in to.items():
+            target[col] = value
+        return self.counterfactual(X_edges, target)
 
     def sample(self, demographics: pd.DataFrame | int, random_state: int | None = None,
                noise: bool = True) -> tuple[np.ndarray, pd.DataFrame]:
@@ -542,8 +609,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                    for k, v in self.module_.state_dict().items()}
         tensors["x_mean"] = torch.from_numpy(np.ascontiguousarray(self.x_mean_))
         tensors["x_scale"] = torch.from_numpy(np.ascontiguousarray(self.x_scale_))
-        for name in ("residual_mean", "residual_scale", "latent_mean", "latent_cov", "demo_mean",
-                     "latent_coef"):
+        for name in _FITTED_ARRAYS:
             tensors[name] = torch.from_numpy(np.ascontiguousarray(getattr(self, name + "_")))
         weights = directory / "model.safetensors"
         with atomic_path(weights) as tmp:
@@ -585,8 +651,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         tensors = load_file(str(weights))
         model.x_mean_ = tensors.pop("x_mean").numpy()
         model.x_scale_ = tensors.pop("x_scale").numpy()
-        for name in ("residual_mean", "residual_scale", "latent_mean", "latent_cov", "demo_mean",
-                     "latent_coef"):
+        for name in _FITTED_ARRAYS:
             setattr(model, name + "_", tensors.pop(name).numpy())
         model.module_ = _build_networks(model.n_features_in_, len(model.encoder_.columns),
                                         model.latent_dim, model.hidden_dim,
