@@ -75,6 +75,49 @@ def _load_mask(mask_img: ImageLike) -> tuple[Any, np.ndarray, str]:
     return img, mask, name
 
 
+def compute_mask(imgs: ImageLike | Sequence[ImageLike], kind: str = "epi", **options):
+    """A 3-D brain mask computed with nilearn when none is given.
+
+    Parameters
+    ----------
+    imgs : path or image, or a list (one per run)
+        4-D BOLD runs (``kind="epi"``) or beta/statistic images (``kind="background"``).
+    kind : {"epi", "background", "brain"}
+        ``epi``: :func:`nilearn.masking.compute_epi_mask` (one run) or
+        ``compute_multi_epi_mask`` (several runs; voxels kept in at least half of them),
+        the lower cut of the mean EPI histogram (Nichols' method as in nilearn);
+        ``background``: :func:`nilearn.masking.compute_background_mask` (voxels that differ
+        from the image's constant border, e.g. zero outside the brain in beta maps);
+        ``brain``: :func:`nilearn.masking.compute_brain_mask`, the MNI152 grey-matter
+        template resampled onto the images (for data already in MNI space).
+    **options
+        Passed to the nilearn function (e.g. ``opening=False`` for very small volumes, where
+        the default morphological opening erodes the whole mask).
+
+    Returns
+    -------
+    nibabel.Nifti1Image
+        uint8 mask on the images' grid.
+    """
+    from nilearn import masking
+
+    runs = [_load_img(r, "BOLD run" if kind == "epi" else "image", 4)[0]
+            if not (hasattr(r, "shape") and len(r.shape) == 3) else r for r in _as_list(imgs)]
+    try:
+        if kind == "epi":
+            return (masking.compute_epi_mask(runs[0], **options) if len(runs) == 1
+                    else masking.compute_multi_epi_mask(runs, **{"threshold": 0.5, **options}))
+        if kind == "background":
+            return masking.compute_background_mask(runs[0] if len(runs) == 1 else runs,
+                                                   **options)
+        if kind == "brain":
+            return masking.compute_brain_mask(runs[0], **{"mask_type": "whole-brain",
+                                                          **options})
+    except ValueError as err:
+        raise DataError(f"nilearn could not compute a {kind} mask: {err}; pass mask_img") from err
+    raise DataError(f"mask kind must be 'epi', 'background' or 'brain', got {kind!r}")
+
+
 def _check_grid(mask_img: Any, mask_name: str, img: Any, name: str) -> None:
     """The image must lie on the mask's voxel grid (shape and affine)."""
     if tuple(img.shape[:3]) != tuple(mask_img.shape[:3]):
@@ -289,6 +332,7 @@ def load_fmri_runs(
     signal_scaling: bool = True,
     noise_model: str = "ar1",
     sessions: Sequence | None = None,
+    mask_options: dict | None = None,
 ) -> TrialData:
     """Single-trial betas from 4-D BOLD runs, an events table per run and a mask.
 
@@ -299,8 +343,9 @@ def load_fmri_runs(
     events : DataFrame or TSV path, or a list (one per run)
         BIDS events: ``onset`` and ``duration`` (s from the first volume) and ``stimulus_id``
         or ``trial_type``; other columns are kept in ``metadata``.
-    mask_img : path or nibabel image
-        3-D mask; non-zero voxels are kept, in C order.
+    mask_img : path or nibabel image, or None
+        3-D mask; non-zero voxels are kept, in C order. None: computed from the runs with
+        nilearn (:func:`compute_mask`, ``kind="epi"``); ``info["mask_source"]`` says so.
     subject : str
     t_r : float
         Repetition time (s).
@@ -318,6 +363,8 @@ def load_fmri_runs(
         Noise model of the ``"glm"`` method (LSS is ordinary least squares).
     sessions : sequence, optional
         Session label of each run, stored in ``metadata["session"]``.
+    mask_options : dict, optional
+        Options of nilearn's EPI mask when ``mask_img`` is None (see :func:`compute_mask`).
 
     Returns
     -------
@@ -339,6 +386,11 @@ def load_fmri_runs(
         )
     if sessions is not None and len(sessions) != len(runs):
         raise DataError(f"subject {subject}: {len(sessions)} session labels for {len(runs)} runs")
+    mask_source = "given"
+    if mask_img is None:
+        mask_img = compute_mask(runs, kind="epi", **(mask_options or {}))
+        mask_source = "nilearn compute_epi_mask" if len(runs) == 1 else (
+            "nilearn compute_multi_epi_mask")
     mask_img, mask, mask_name = _load_mask(mask_img)
 
     betas, tables = [], []
@@ -376,7 +428,7 @@ def load_fmri_runs(
         y=y,
         stimulus_ids=stimulus_ids,
         metadata=meta,
-        info=fmri_info(mask, mask_img.affine),
+        info={**fmri_info(mask, mask_img.affine), "mask_source": mask_source},
     )
 
 
@@ -423,7 +475,8 @@ def load_beta_series(
     ----------
     img : path or nibabel image
         4-D, on the mask's grid.
-    mask_img : path or nibabel image
+    mask_img : path or nibabel image, or None
+        None: nilearn's background mask of ``img`` (:func:`compute_mask`).
     subject : str
     trials : DataFrame or TSV path, optional
         One row per volume: ``stimulus_id`` and ``y`` become those fields, other columns the
@@ -437,6 +490,8 @@ def load_beta_series(
     """
     if trials is None and isinstance(img, str | os.PathLike) and _sidecar(img).exists():
         trials = _sidecar(img)
+    if mask_img is None:  # beta maps are constant (zero) outside the brain
+        mask_img = compute_mask(img, kind="background")
     mask_img, mask, mask_name = _load_mask(mask_img)
     img, name = _load_img(img, "beta series", 4)
     _check_grid(mask_img, mask_name, img, name)
@@ -624,7 +679,16 @@ def write_bold_runs(
 
 # ---------------------------------------------------------------------------- standardisation
 class SessionStandardizer(TransformerMixin, BaseEstimator):
-    """Z-score voxels with statistics of the *training* trials, per session or globally.
+    """Z-score voxels per session (or run, or globally), with one of two named rules.
+
+    ``statistics="training"`` (the default) learns the statistics from training trials;
+    ``statistics="own"`` z-scores every session/run with *its own* mean and standard
+    deviation, computed from the trials being transformed. The second rule uses no labels and
+    no other run, so it is allowed on test runs too (the usual practice for fMRI, e.g. NSD's
+    per-session z-scoring and nilearn's ``clean(standardize=...)`` per run); it needs each
+    run to hold enough trials for stable statistics.
+
+    ``statistics="training"``:
 
     NSD betas are z-scored per voxel within each scan session. Here the mean and standard
     deviation are learned by :meth:`fit` on training trials only and :meth:`transform`
@@ -635,9 +699,14 @@ class SessionStandardizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    by : {"session", "global"}
-        Statistics per session (``metadata["session"]`` or the ``sessions`` argument) or one
-        set for all trials.
+    by : {"session", "run", "global"}
+        Statistics per session (``metadata["session"]`` or the ``sessions`` argument), per
+        run (``metadata["run"]``, or ``sessions=`` holding run labels) or one set for all
+        trials.
+    statistics : {"training", "own"}
+        Where the statistics come from: the trials given to :meth:`fit` (training), or each
+        session/run of the trials given to :meth:`transform` (own; :meth:`fit` only checks
+        the input).
     eps : float
         Standard deviations below ``eps`` are replaced by 1 (constant voxels are centred).
 
@@ -649,21 +718,24 @@ class SessionStandardizer(TransformerMixin, BaseEstimator):
         Pooled training statistics.
     """
 
-    def __init__(self, by: str = "session", eps: float = 1e-8):
+    def __init__(self, by: str = "session", statistics: str = "training", eps: float = 1e-8):
         self.by = by
+        self.statistics = statistics
         self.eps = eps
 
     def _inputs(self, X, sessions) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.by not in ("session", "global"):
-            raise ValueError(f"by must be 'session' or 'global', got {self.by!r}")
+        if self.by not in ("session", "run", "global"):
+            raise ValueError(f"by must be 'session', 'run' or 'global', got {self.by!r}")
+        if self.statistics not in ("training", "own"):
+            raise ValueError(f"statistics must be 'training' or 'own', got {self.statistics!r}")
         if isinstance(X, TrialData):
-            if sessions is None and self.by == "session":
-                if "session" not in X.metadata:
+            if sessions is None and self.by != "global":
+                if self.by not in X.metadata:
                     raise DataError(
-                        f"subject {X.subject}: per-session standardisation needs "
-                        "metadata['session'] (or use by='global')"
+                        f"subject {X.subject}: per-{self.by} standardisation needs "
+                        f"metadata['{self.by}'] (or use by='global')"
                     )
-                sessions = X.metadata["session"].to_numpy()
+                sessions = X.metadata[self.by].to_numpy()
             X = X.X
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
@@ -671,7 +743,7 @@ class SessionStandardizer(TransformerMixin, BaseEstimator):
         if self.by == "global":
             return X, None
         if sessions is None:
-            raise DataError("by='session' needs the session of each trial (sessions=...)")
+            raise DataError(f"by={self.by!r} needs the {self.by} of each trial (sessions=...)")
         sessions = np.asarray(sessions)
         if sessions.shape != (X.shape[0],):
             raise DataError(f"{sessions.shape[0]} session labels for {X.shape[0]} trials")
@@ -698,9 +770,16 @@ class SessionStandardizer(TransformerMixin, BaseEstimator):
         X, sessions = self._inputs(X, sessions)
         if X.shape[1] != self.n_features_in_:
             raise DataError(f"fitted on {self.n_features_in_} voxels, got {X.shape[1]}")
-        mean = np.broadcast_to(self.mean_, X.shape).copy()
-        scale = np.broadcast_to(self.scale_, X.shape).copy()
-        if sessions is not None:
+        if self.statistics == "own":  # each run/session with its own statistics (label-free)
+            mean, scale = np.empty_like(X), np.empty_like(X)
+            groups = np.zeros(len(X)) if sessions is None else sessions
+            for g in np.unique(groups):
+                rows = groups == g
+                mean[rows], scale[rows] = self._scale(X[rows])
+        else:
+            mean = np.broadcast_to(self.mean_, X.shape).copy()
+            scale = np.broadcast_to(self.scale_, X.shape).copy()
+        if sessions is not None and self.statistics == "training":
             for k, s in enumerate(self.sessions_):
                 rows = sessions == s
                 mean[rows], scale[rows] = self.means_[k], self.scales_[k]

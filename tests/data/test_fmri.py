@@ -182,7 +182,7 @@ def test_standardizer_uses_training_statistics_only():
     np.testing.assert_allclose(
         glob.transform(X), (X - X[train].mean(0)) / X[train].std(0), rtol=1e-5
     )
-    assert scaler.get_params() == {"by": "session", "eps": 1e-8}
+    assert scaler.get_params() == {"by": "session", "statistics": "training", "eps": 1e-8}
 
 
 def test_standardizer_on_trialdata():
@@ -195,6 +195,53 @@ def test_standardizer_on_trialdata():
     data.metadata = pd.DataFrame(index=range(10))
     with pytest.raises(DataError, match="session"):
         SessionStandardizer().fit(data)
+
+
+def test_standardizer_own_statistics_per_run_are_label_free():
+    rng = np.random.default_rng(1)
+    X = rng.normal(5, 2, (12, 3))
+    runs = np.repeat([1, 2, 3], 4)
+    X[runs == 3] = X[runs == 3] * 4 + 50  # a held-out run with its own offset and gain
+    own = SessionStandardizer(by="run", statistics="own").fit(X[runs < 3], sessions=runs[runs < 3])
+    Z = own.transform(X[runs == 3], sessions=runs[runs == 3])
+    ref = X[runs == 3]
+    np.testing.assert_allclose(Z, (ref - ref.mean(0)) / ref.std(0), rtol=1e-5)
+    # training statistics leave the held-out run far from zero mean: the two rules differ
+    train = SessionStandardizer(by="global").fit(X[runs < 3])
+    assert np.abs(train.transform(ref).mean()) > 10
+    # by run from TrialData metadata; other runs never change a run's values
+    data = TrialData(X=X, subject="1", modality="fmri",
+                     metadata=pd.DataFrame({"run": runs}))
+    out = SessionStandardizer(by="run", statistics="own").fit_transform(data)
+    changed = data.X.copy()
+    changed[runs == 1] += 1000
+    again = SessionStandardizer(by="run", statistics="own").fit_transform(
+        TrialData(X=changed, subject="1", modality="fmri", metadata=data.metadata))
+    np.testing.assert_allclose(again.X[runs != 1], out.X[runs != 1], rtol=1e-5)
+    with pytest.raises(ValueError, match="statistics must be"):
+        SessionStandardizer(statistics="test").fit(X, sessions=runs)
+
+
+def test_mask_computed_with_nilearn_when_none_given(planted, runs):
+    from nilearn.masking import compute_multi_epi_mask
+
+    data = load_fmri_runs([str(p) for p in runs.bold], runs.events, None, "01", T_R,
+                          confounds=runs.confounds, mask_options={"opening": False})
+    ref = compute_multi_epi_mask([str(p) for p in runs.bold], threshold=0.5, opening=False)
+    np.testing.assert_array_equal(data.info["mask"], np.asarray(ref.dataobj) > 0)
+    # the simulated brain (non-zero voxels) is exactly the planted mask, so betas are too
+    np.testing.assert_array_equal(data.info["mask"], planted.info["mask"])
+    assert data.info["mask_source"] == "nilearn compute_multi_epi_mask"
+    assert _corr(data.X, planted.X) > 0.75
+
+
+def test_beta_series_background_mask(tmp_path):
+    data = _planted(6)
+    data.X = data.X + 3.0  # non-zero everywhere inside, zero outside
+    write_beta_series(data, tmp_path / "b.nii.gz", mask_path=tmp_path / "m.nii.gz")
+    back = load_beta_series(tmp_path / "b.nii.gz", None, "01")
+    np.testing.assert_array_equal(back.info["mask"], data.info["mask"])
+    np.testing.assert_allclose(back.X, data.X, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------------- bad input
