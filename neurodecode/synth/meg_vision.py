@@ -91,6 +91,53 @@ def sensor_layout() -> tuple[list[str], np.ndarray, np.ndarray]:
     return names, pos2d, pos3d
 
 
+#: Sensor systems a subject can be recorded with (``make(systems=...)``): MNE's layouts of the
+#: CTF-275 and Neuromag Vectorview (306: 102 magnetometers, 204 planar gradiometers) helmets,
+#: and the BioSemi 64-electrode EEG montage.
+SYSTEMS = ("CTF-275", "Vectorview-all", "biosemi64")
+EEG_SCALE = 1e7  # T -> V: 100 fT-scale fields become 1 uV-scale potentials
+
+
+def system_sensors(system: str) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Channel names, MNE channel types, 2-D layout positions and 3-D positions (m) of a
+    sensor system of :data:`SYSTEMS`.
+
+    MEG layouts have no 3-D positions: they are projected onto a 12-cm sphere as in
+    :func:`sensor_layout`. EEG positions come from MNE's standard montage (head frame), the
+    2-D positions from the layout MNE builds for them (``make_eeg_layout``).
+    """
+    import mne
+
+    if system == LAYOUT:
+        names, pos2d, pos3d = sensor_layout()
+        return names, ["mag"] * len(names), pos2d, pos3d
+    if system == "Vectorview-all":
+        layout = mne.channels.read_layout(system)
+        pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
+        types = ["mag" if n.endswith("1") else "grad" for n in layout.names]
+        return list(layout.names), types, pos2d, _sphere_positions(pos2d)
+    if system == "biosemi64":
+        montage = mne.channels.make_standard_montage(system)
+        info = mne.create_info(montage.ch_names, 100.0, "eeg")
+        info.set_montage(montage)
+        layout = mne.channels.find_layout(info, ch_type="eeg")
+        pos2d = layout.pos[:, :2] + layout.pos[:, 2:] / 2
+        pos3d = np.array([ch["loc"][:3] for ch in info["chs"]])
+        return list(montage.ch_names), ["eeg"] * len(montage.ch_names), pos2d, pos3d
+    raise DataError(f"{NAME}: unknown sensor system {system!r}; choose from {SYSTEMS}")
+
+
+def _sphere_positions(pos2d: np.ndarray) -> np.ndarray:
+    """Invert the azimuthal equidistant projection of a 2-D layout onto the head sphere."""
+    centred = pos2d - (pos2d.min(0) + pos2d.max(0)) / 2
+    radius = np.hypot(*centred.T)
+    theta = radius / radius.max() * np.deg2rad(100)
+    phi = np.arctan2(centred[:, 1], centred[:, 0])
+    return HEAD_RADIUS * np.column_stack(
+        [np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)]
+    )
+
+
 def meg_info(sfreq: float):
     """:class:`mne.Info` of a CTF-275-like system: axial gradiometers (MNE type ``mag``) at the
     :func:`sensor_layout` positions, radial orientation, plus the ``UPPT001`` trigger channel."""
@@ -128,6 +175,7 @@ def make(
     soa: tuple[float, float] = (0.9, 1.1),
     image_size: int = 32,
     effect: float = 1.0,
+    systems: dict[str, str] | None = None,
 ) -> SyntheticWorld:
     """Build the world in memory.
 
@@ -150,6 +198,12 @@ def make(
         Side of the rendered images (pixels).
     effect : float
         Scales the stimulus-specific responses (0: only the onset response remains).
+    systems : dict, optional
+        Subject → sensor system of :data:`SYSTEMS` (default ``CTF-275`` for everyone), e.g.
+        ``{"4": "Vectorview-all", "5": "biosemi64"}``: the same sources seen through another
+        sensor set (EEG potentials scaled to volts by :data:`EEG_SCALE`; the field maps are
+        the same dipolar maps on the layout, not a forward model of each sensor type). Worlds
+        with other systems than CTF-275 are not written to files.
 
     Returns
     -------
@@ -187,10 +241,21 @@ def make(
         onsets = 2.0 + np.concatenate([[0.0], np.cumsum(srng.uniform(*soa, len(ids) - 1))])
         samples = np.rint(onsets * sfreq).astype(np.int64)
         n_samples = int(samples[-1] + (TMAX + 2.0) * sfreq)
-        patterns = _patterns(srng, pos2d)  # (n_channels, n_sources)
+        system = (systems or {}).get(str(s), LAYOUT)
+        if system == LAYOUT:
+            s_names, s_types, s_pos2d = names, ["mag"] * len(names), pos2d
+            # FIF stores positions in float32
+            s_pos3d = np.array([ch["loc"][:3] for ch in info["chs"][: len(names)]],
+                               dtype=np.float32).astype(float)
+        else:
+            s_names, s_types, s_pos2d, s_pos3d = system_sensors(system)
+            s_pos3d = s_pos3d.astype(np.float32).astype(float)
+        patterns = _patterns(srng, s_pos2d)  # (n_channels, n_sources)
         data = _record(
-            srng, patterns, pos2d, drives[ids] * effect, kernels, samples, n_samples, sfreq
+            srng, patterns, s_pos2d, drives[ids] * effect, kernels, samples, n_samples, sfreq
         )
+        if s_types[0] == "eeg":
+            data *= EEG_SCALE
         meta = pd.DataFrame(
             {
                 "trial": np.arange(len(ids)),
@@ -208,12 +273,10 @@ def make(
             metadata=meta,
             info={
                 "sfreq": float(sfreq),
-                "ch_names": names,
-                "ch_types": ["mag"] * len(names),
+                "ch_names": list(s_names),
+                "ch_types": list(s_types),
                 # FIF stores positions in float32
-                "ch_pos": np.array(
-                    [ch["loc"][:3] for ch in info["chs"][: len(names)]], dtype=np.float32
-                ).astype(float),
+                "ch_pos": s_pos3d,
                 "tmin": window[0] / sfreq,
             },
         )
@@ -228,6 +291,7 @@ def make(
         soa=list(soa),
         image_size=image_size,
         effect=effect,
+        systems=dict(systems or {}),
     )
     truth = {
         "semantic": semantic,
@@ -238,6 +302,20 @@ def make(
         "recordings": recordings,
     }
     return SyntheticWorld(name=NAME, subjects=subjects, stimuli=stimuli, truth=truth, params=params)
+
+
+def distractor_stimuli(world: SyntheticWorld, n: int):
+    """``n`` images from the world's stimulus distribution that no subject ever saw (drawn
+    from a separate seed; ids start after the world's): the extra candidates of the large
+    retrieval set."""
+    from neurodecode.data.containers import StimulusSet
+    from neurodecode.synth.vision import make_stimuli
+
+    seed = int(world.params.get("seed", 0)) + 7919
+    extra, _ = make_stimuli(int(n), seed=seed, image_size=int(world.params["image_size"]))
+    start = int(np.max(world.stimuli.ids)) + 1
+    return StimulusSet(ids=extra.ids + start, images=extra.images, captions=extra.captions,
+                       attributes=extra.attributes)
 
 
 def _standardise(x: np.ndarray) -> np.ndarray:
@@ -337,6 +415,10 @@ def write(world: SyntheticWorld, out_dir: Path) -> list[Path]:
             f"{NAME}: this world has no continuous recordings (a world read back from files); "
             "write the world returned by make()"
         )
+    other = {s: v for s, v in (world.params.get("systems") or {}).items() if v != LAYOUT}
+    if other:
+        raise DataError(f"{NAME}: only CTF-275 subjects are written to files; subjects "
+                        f"{sorted(other)} use {sorted(set(other.values()))}")
     out_dir = Path(out_dir)
     info = meg_info(world.params["sfreq"])
     paths: list[Path] = []
