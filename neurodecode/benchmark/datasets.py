@@ -21,9 +21,15 @@ PARADIGM_BANDS: dict[str, tuple[float, float]] = {
     "MotorImagery": (8.0, 32.0),
     "P300": (1.0, 24.0),
     "SSVEP": (7.0, 45.0),
+    # not a MOABB paradigm: 1-s windows rated for valence/arousal (DREAMER-like); 4-45 Hz
+    # keeps theta to low gamma, the bands of the DREAMER literature
+    "Emotion": (4.0, 45.0),
 }
 PARADIGM_EVENTS: dict[str, list[str]] = {"LeftRightImagery": ["left_hand", "right_hand"]}
-WORLD_PARADIGMS: dict[str, str] = {"synthetic-mi": "MotorImagery"}
+WORLD_PARADIGMS: dict[str, str] = {
+    "synthetic-mi": "MotorImagery",
+    "synthetic-emotion-eeg": "Emotion",
+}
 
 
 @dataclass
