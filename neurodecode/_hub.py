@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 
 class ModelNotAvailable(DataError, FileNotFoundError):
@@ -51,12 +51,48 @@ def load_pretrained(cls: type, source: Any, allow_download: bool = False, what: 
 def not_available(what: str, class_name: str, source: Any, subfolder: str | None,
                   allow_download: bool) -> ModelNotAvailable:
     """The error for a model that is neither a local directory nor in the local cache."""
+    # The hint names only ways that exist where the user is: not every command has
+    # --allow-download (train reads extractor options from its config).
     hint = ("" if allow_download else
             " Downloads are off: fetch it once (e.g. `huggingface-cli download "
-            f"{source}`), pass allow_download=True (CLI: --allow-download), or give a local "
-            "directory.")
+            f"{source}`) or give a local directory; or allow downloads (Python: "
+            "allow_download=True; experiment configs: `allow_download: true` under "
+            "data.extractors.<space>; `neurodecode reconstruct`: --allow-download).")
     where = f"'{source}'" + (f" (subfolder {subfolder})" if subfolder else "")
     return ModelNotAvailable(
         f"{what}: cannot load {class_name} from {where}: it is not a local model directory "
         f"and not in the local Hugging Face cache.{hint}"
     )
+
+
+def looks_like_path(source: str | Path) -> bool:
+    """True for strings that name a file system location rather than a hub id
+    (``org/name`` or ``name``): absolute, home- or dot-relative, or with more than one ``/``."""
+    text = str(source)
+    return (isinstance(source, Path) or text.startswith(("/", ".", "~")) or text.count("/") > 1
+            or "\\" in text)
+
+
+def check_available(source: Any, allow_download: bool = False, what: str = "",
+                    option: str = "--generator-model") -> None:
+    """Fail early (before any long work) when ``source`` cannot be loaded later.
+
+    A path must exist; a hub id must be in the local Hugging Face cache unless downloads are
+    allowed. Objects (already-built models) pass.
+    """
+    if not isinstance(source, str | Path):
+        return
+    path = Path(source).expanduser()
+    if path.exists():
+        return
+    if looks_like_path(source):
+        raise ModelNotAvailable(f"{option} {source}: no such file or folder; give a local model "
+                                "folder or a Hugging Face hub id (org/name)")
+    if allow_download:
+        return
+    from huggingface_hub import snapshot_download
+
+    try:
+        snapshot_download(str(source), local_files_only=True)
+    except Exception as err:  # LocalEntryNotFoundError, HFValidationError (bad id)
+        raise not_available(what or option, "the model", source, None, False) from err

@@ -122,23 +122,33 @@ def make_generator(name: str, model: str | None = None, allow_download: bool = F
         if low_level == "sd-vae-latent":
             from neurodecode.reconstruct.vae import VAEDecoderGenerator
 
-            return VAEDecoderGenerator(**options)
+            return _checked(VAEDecoderGenerator(**options), allow_download)
         from neurodecode.reconstruct.pixels import PixelGenerator
 
         return PixelGenerator()
     if name == "sd-img2img":
         from neurodecode.reconstruct.sd_img2img import SDImg2ImgGenerator
 
-        return SDImg2ImgGenerator(**options)
+        return _checked(SDImg2ImgGenerator(**options), allow_download)
     if name == "unclip":
         from neurodecode.reconstruct.unclip import UnCLIPGenerator
 
-        return UnCLIPGenerator(**options)
+        return _checked(UnCLIPGenerator(**options), allow_download)
     if name == "versatile":
         from neurodecode.reconstruct.versatile import VersatileGenerator
 
-        return VersatileGenerator(**options)
+        return _checked(VersatileGenerator(**options), allow_download)
     raise DataError(f"unknown generator {name!r}; choose from {GENERATORS}")
+
+
+def _checked(gen, allow_download: bool):
+    """``gen``, once its pretrained weights are known to be loadable: a missing local path or
+    an uncached hub id fails now, not after the decoder has trained."""
+    from neurodecode._hub import check_available
+
+    check_available(gen.model if gen.model is not None else gen.default_model, allow_download,
+                    gen.name, "--generator-model")
+    return gen
 
 
 def _codec_networks(generator) -> list:
