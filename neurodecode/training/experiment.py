@@ -234,6 +234,40 @@ def _read_logs(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def check_resume_config(cfg: ExperimentConfig, out_dir: str | Path) -> None:
+    """Refuse to resume a run in ``out_dir`` that was started with a different config (the
+    old model and schedule would continue while ``config.json`` recorded the new values)."""
+    import json
+
+    path = Path(out_dir) / "config.json"
+    if not path.exists():
+        return
+    try:
+        before = json.loads(path.read_text()).get("experiment")
+    except (ValueError, AttributeError) as err:
+        raise DataError(f"{path}: unreadable ({err}); cannot check that --resume continues "
+                        "the same config") from err
+    now = json.loads(json.dumps(cfg.to_dict(), default=str))
+    changes = _changes(before, now)
+    if changes:
+        shown = "; ".join(changes[:5]) + (f" (and {len(changes) - 5} more)"
+                                           if len(changes) > 5 else "")
+        raise DataError(f"--resume: the run in {out_dir} was started with a different config "
+                        f"({shown}); resume with the same config and --epochs, or start fresh "
+                        "(without --resume, or with another --out)")
+
+
+def _changes(before, now, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every leaf that differs between two JSON-like values."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        out = []
+        for key in list(dict.fromkeys([*before, *now])):
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out += _changes(before.get(key), now.get(key), name)
+        return out
+    return [] if before == now else [f"{prefix or 'config'}: {before!r} -> {now!r}"]
+
+
 def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = False,
         resume: bool = False, cache: str | Path | None = None):
     """Train the experiment's decoder; return ``(model, prepared, logs)``.
@@ -249,6 +283,8 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
         save_trainer_state,
     )
 
+    if resume and out_dir is not None:
+        check_resume_config(cfg, out_dir)  # before any data is loaded
     subjects, stimuli = load_dataset(cfg.data)
     spaces = [t["space"] for t in cfg.targets]
     prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"), cache)
