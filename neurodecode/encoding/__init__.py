@@ -16,6 +16,7 @@
 from neurodecode.encoding.compare import (
     Comparison,
     bootstrap_indices,
+    bootstrap_scores,
     compare_models,
     conjunction,
     fdr,
@@ -37,6 +38,7 @@ __all__ = [
     "EncodingResult",
     "blocked_folds",
     "bootstrap_indices",
+    "bootstrap_scores",
     "compare_models",
     "conjunction",
     "fdr",
