@@ -51,6 +51,11 @@ ALLOWED_MODULES = frozenset(
         "mne.decoding",
         "moabb.pipelines.features",
         "moabb.pipelines.csp",
+        # deep models: braindecode's EEGClassifier (skorch) and model zoo, and ours
+        "braindecode",
+        "braindecode.models",
+        "neurodecode.models.histn",
+        "neurodecode.models.seeding",
     }
 )
 TOP_LEVEL_KEYS = {"name", "paradigms", "citations", "pipeline", "param_grid"}
@@ -180,8 +185,12 @@ def _build_step(step: Any, index: int, where: _Locator) -> BaseEstimator:
             f"{', '.join(sorted(ALLOWED_MODULES))}",
         )
     try:
+        if module_name.split(".")[0] == "braindecode":
+            from neurodecode.models._braindecode import ensure_braindecode
+
+            ensure_braindecode()  # braindecode 0.8 needs an alias in MOABB >= 1.1
         module = importlib.import_module(module_name)
-    except ImportError as err:
+    except (ImportError, DataError) as err:
         raise where.error(loc + ("from",), f"cannot import {module_name!r} ({err})") from None
     cls = getattr(module, cls_name, None)
     if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):
@@ -191,8 +200,17 @@ def _build_step(step: Any, index: int, where: _Locator) -> BaseEstimator:
     params = step.get("parameters") or {}
     if not isinstance(params, dict):
         raise where.error(loc + ("parameters",), "parameters must be a mapping")
-    valid = cls._get_param_names()
-    bad = sorted(set(params) - set(valid))
+    is_skorch = any(c.__module__.startswith("skorch.") for c in cls.__mro__)
+    if is_skorch:
+        # skorch nets (braindecode's EEGClassifier) take most parameters through **kwargs
+        # (declared by the __init__ of a parent class) and route "<part>__<name>"
+        # (module__F1, optimizer__momentum...) to their parts
+        valid = sorted(_skorch_param_names(cls))
+        bad = sorted(p for p in params if p not in valid and p.split("__")[0] not in
+                     _SKORCH_PARTS)  # fmt: skip
+    else:
+        valid = cls._get_param_names()
+        bad = sorted(set(params) - set(valid))
     if bad:
         raise where.error(
             loc + ("parameters",),
@@ -204,6 +222,24 @@ def _build_step(step: Any, index: int, where: _Locator) -> BaseEstimator:
         raise where.error(loc, f"cannot build {cls_name}: {err}") from None
     _check_values(estimator, where, loc + ("parameters",))
     return estimator
+
+
+_SKORCH_PARTS = ("module", "criterion", "optimizer", "iterator_train", "iterator_valid",
+                 "callbacks", "dataset")  # fmt: skip
+
+
+def _skorch_param_names(cls: type) -> set[str]:
+    """Named ``__init__`` parameters of a skorch net class and of its parent classes."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        names |= {p.name for p in inspect.signature(init).parameters.values()
+                  if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"}  # fmt: skip
+    return names
 
 
 def _check_values(estimator: BaseEstimator, where: _Locator, loc: tuple) -> None:
