@@ -11,8 +11,9 @@ from neurodecode.data.errors import DataError
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"  # also the pipelines_dir fixture
 EXPECTED = {
     "TS+LR", "TS+SVM", "CSP+LDA", "MDM", "FgMDM", "ACM+TS+SVM (grid)", "ACM+TS+SVM (auto)",
-    "XdawnCov+TS+SVM",
+    "XdawnCov+TS+SVM", "EEGNet", "ShallowFBCSPNet", "HiSTN",
 }  # fmt: skip
+DEEP = {"EEGNet", "ShallowFBCSPNet", "HiSTN"}
 
 
 def test_shipped_pipelines_load():
@@ -28,6 +29,10 @@ def test_shipped_pipelines_load():
 
 def test_moabb_parser_accepts_our_files_unchanged(tmp_path):
     utils = pytest.importorskip("moabb.pipelines.utils")
+    pytest.importorskip("braindecode")
+    from neurodecode.models._braindecode import ensure_braindecode
+
+    ensure_braindecode()  # braindecode 0.8.1 needs an alias in MOABB >= 1.1 before import
     # a copy: MOABB's parser leaves a ``.lock`` file beside every YAML it reads
     copy = shutil.copytree(PIPELINES, tmp_path / "pipelines", ignore=shutil.ignore_patterns("recon"))
     configs = utils.parse_pipelines_from_directory(str(copy))
@@ -37,7 +42,8 @@ def test_moabb_parser_accepts_our_files_unchanged(tmp_path):
         assert repr(config["pipeline"]) == repr(ours[config["name"]].pipeline)
         assert config.get("param_grid", {}) == ours[config["name"]].param_grid
     paradigms = utils.generate_paradigms(configs)
-    assert set(paradigms["MotorImagery"]) == EXPECTED - {"XdawnCov+TS+SVM"}
+    assert set(paradigms["MotorImagery"]) == EXPECTED - {"XdawnCov+TS+SVM", "HiSTN"}
+    assert set(paradigms["Emotion"]) == DEEP | {"TS+LR"}
     assert set(paradigms["P300"]) == {"XdawnCov+TS+SVM"}
     assert set(utils.generate_param_grid(configs)) == {"TS+SVM", "ACM+TS+SVM (grid)"}
 
