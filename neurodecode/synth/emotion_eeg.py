@@ -118,7 +118,8 @@ def make(
     -------
     SyntheticWorld
         ``subjects[s].X`` is ``(n_clips * segments_per_clip, 14, sfreq)`` in volts, ``y`` the
-        valence rating; ``metadata`` has subject, clip, segment, valence, arousal, onset (s).
+        valence rating; ``metadata`` has subject, session (``"1"``), clip, segment, valence,
+        arousal, onset (s).
     """
     n_subjects = 4 if n_subjects is None else int(n_subjects)
     if n_subjects < 1 or n_clips < 1 or segments_per_clip < 1:
@@ -148,6 +149,7 @@ def make(
         meta = pd.DataFrame(
             {
                 "subject": str(s),
+                "session": "1",
                 "clip": clip,
                 "segment": np.tile(np.arange(segments_per_clip), n_clips),
                 "valence": valence[clip - 1],
@@ -322,6 +324,7 @@ def read(directory: Path) -> SyntheticWorld:
         meta = pd.DataFrame(
             {
                 "subject": subject,
+                "session": "1",
                 "clip": clip,
                 "segment": np.tile(np.arange(segments), params["n_clips"]),
                 "valence": table.loc[clip, "valence"].to_numpy(),
