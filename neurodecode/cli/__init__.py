@@ -65,6 +65,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except DataError as err:
             raise click.ClickException(str(err)) from err
+        except EOFError as err:  # click would print only "Aborted!"
+            raise click.ClickException(
+                f"a file ended before its data did ({err}); an input file is truncated: get a "
+                "complete copy") from err
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]

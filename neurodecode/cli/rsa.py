@@ -135,6 +135,20 @@ def identify_command(folder: Path, out: Path, method: str, transforms: tuple[str
         click.echo(f"{row['transform']:<20} {row['accuracy']:.3f}")
 
 
+def model_keys(models: tuple[Path, ...]) -> dict[str, Path]:
+    """One unique name per model RDM file: its stem, or ``<folder>-<stem>`` where stems
+    collide (two ``rdm.tsv`` from different folders must not collapse into one map)."""
+    stems = [m.stem.removesuffix(".nii") for m in models]
+    keys = {}
+    for m, stem in zip(models, stems, strict=True):
+        key = stem if stems.count(stem) == 1 else f"{m.resolve().parent.name}-{stem}"
+        if key in keys:
+            raise DataError(f"--model {m}: the same RDM as --model {keys[key]} (or one whose "
+                            f"map would also be {key}_map.nii.gz); rename one of them")
+        keys[key] = m
+    return keys
+
+
 @rsa.command("searchlight")
 @click.argument("betas", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--mask", required=True, type=click.Path(exists=True, path_type=Path))
@@ -157,7 +171,8 @@ def searchlight_command(betas: Path, mask: Path, models: tuple[Path, ...], out: 
 
     try:
         data = _betas(betas, mask, betas.name.split("_")[0])
-        maps = searchlight(data, {m.stem: _read_rdm(m).dissimilarities for m in models},
+        maps = searchlight(data, {k: _read_rdm(m).dissimilarities
+                                  for k, m in model_keys(models).items()},
                            radius=radius, method=method, comparison=comparison,
                            conditions=conditions, progress=not quiet)
     except DataError as err:

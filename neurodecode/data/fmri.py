@@ -64,9 +64,22 @@ def _load_img(img: ImageLike, what: str, ndim: int) -> tuple[Any, str]:
     return img, name
 
 
+def _voxels(img: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """The image's voxel array; a truncated or damaged file is a :class:`DataError` naming
+    it (nibabel raises OSError for short .nii files, EOFError or zlib.error for cut .gz)."""
+    import zlib
+
+    try:
+        return np.asarray(img.dataobj, dtype=dtype)
+    except (OSError, EOFError, zlib.error, ValueError) as err:
+        raise DataError(f"{name}: cannot read the voxel data ({type(err).__name__}: "
+                        f"{' '.join(str(err).split())}); the file is truncated or damaged: get a "
+                        "complete copy") from None
+
+
 def _load_mask(mask_img: ImageLike) -> tuple[Any, np.ndarray, str]:
     img, name = _load_img(mask_img, "mask", 3)
-    mask = np.asarray(img.dataobj)
+    mask = _voxels(img, name)
     if not np.isfinite(mask).all():
         raise DataError(f"{name}: mask contains NaN values")
     mask = mask != 0
@@ -135,7 +148,7 @@ def _check_grid(mask_img: Any, mask_name: str, img: Any, name: str) -> None:
 
 def _masked(img: Any, mask: np.ndarray, name: str) -> np.ndarray:
     """Voxels inside ``mask`` of a 4-D image as ``(n_volumes, n_voxels)`` float32."""
-    data = np.asarray(img.dataobj, dtype=np.float32)[mask].T
+    data = _voxels(img, name, np.float32)[mask].T
     bad = ~np.isfinite(data)
     if bad.any():
         vols = np.unique(np.nonzero(bad)[0])
