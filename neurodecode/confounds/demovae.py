@@ -89,6 +89,8 @@ from neurodecode._files import atomic_path, write_json
 from neurodecode.errors import DataError
 
 FORMAT = "neurodecode.DemoVAE/3"  # /3: demographic subspace projected out (labels-free transform)
+#: candidates of ``latent_dim="auto"`` (those up to a tenth of the training participants)
+AUTO_LATENT_DIMS = (2, 4, 8, 16, 32)
 _FITTED_ARRAYS = ("residual_mean", "residual_scale", "latent_mean", "latent_cov", "demo_mean",
                   "latent_center", "demo_basis", "demo_coef")
 
@@ -192,8 +194,13 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         Continuous demographic columns (e.g. ``("age",)``), standardised internally.
     categorical : sequence of str
         Categorical demographic columns (e.g. ``("sex", "site")``), one-hot encoded.
-    latent_dim : int
-        Latent size ``L`` (60 in the paper; see the module notes for 16).
+    latent_dim : int or "auto"
+        Latent size ``L`` (60 in the paper; see the module notes for 16). ``"auto"`` chooses
+        it among :data:`AUTO_LATENT_DIMS` up to a tenth of the training participants, by
+        held-out leakage inside the training data: the largest size whose cross-fitted
+        :meth:`clean_edges` keep every demographic inside its chance band
+        (:func:`neurodecode.confounds.selection.select_size`; 3 inner folds, so it costs
+        about ``3 x candidates`` extra fits). Use it on small samples.
     hidden_dim : int
         Hidden layer width of encoder and decoder (1000 in the paper; see the module notes).
     n_epochs, batch_size : int
@@ -219,6 +226,8 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     encoder_ : DemographicEncoder
+    latent_dim_ : int, the latent size used
+    size_selection_ : DataFrame or None, the leakage of each candidate size (``"auto"``)
     x_mean_, x_scale_ : arrays, shape (n_features,)
     residual_mean_, residual_scale_ : arrays, shape (n_features,), mean and spread of the
         training reconstruction residuals (standardised units): the bias correction and noise
@@ -316,6 +325,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         if not self._demographic_columns:
             raise DataError("declare at least one demographic column (continuous=/categorical=)")
         X, demographics = self._split(X, demographics)
+        self.latent_dim_, self.size_selection_ = self._resolve_latent_dim(X, demographics)
         self.n_features_in_ = X.shape[1]
         self.encoder_ = DemographicEncoder.fit(demographics, list(self.continuous),
                                                list(self.categorical))
@@ -329,7 +339,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         gen = torch.Generator().manual_seed(int(self.random_state))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.random_state))
-            self.module_ = _build_networks(X.shape[1], D.shape[1], self.latent_dim,
+            self.module_ = _build_networks(X.shape[1], D.shape[1], self.latent_dim_,
                                            self.hidden_dim, self.conditional_encoder).to(device)
         guide = self._fit_guidance(xs, demographics) if self.lambda_guidance > 0 else None
         opt = torch.optim.Adam(self.module_.parameters(), lr=self.learning_rate,
@@ -362,7 +372,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                 n_batches += 1
             self.history_.append({k: v / n_batches for k, v in totals.items()})
         self.module_.eval()
-        self._n_features_out = self.latent_dim
+        self._n_features_out = self.latent_dim_
         # the latent moments actually reached and what the decoder mean misses per edge
         # (standardised units): sampling draws from both
         with torch.no_grad():
@@ -376,6 +386,30 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.latent_mean_, self.latent_cov_ = z.mean(0), np.cov(z, rowvar=False)
         return self
 
+    def _resolve_latent_dim(self, X: np.ndarray, demographics: pd.DataFrame):
+        """``latent_dim`` itself, or for ``"auto"`` the size chosen by held-out leakage inside
+        the training data (:func:`neurodecode.confounds.selection.select_size`)."""
+        if self.latent_dim != "auto":
+            if not isinstance(self.latent_dim, int | np.integer) or self.latent_dim < 1:
+                raise DataError(f"latent_dim must be a positive int or 'auto', got "
+                                f"{self.latent_dim!r}")
+            return int(self.latent_dim), None
+        from neurodecode.confounds.selection import select_size
+
+        sizes = [s for s in AUTO_LATENT_DIMS if s <= max(AUTO_LATENT_DIMS[0], len(X) // 10)]
+        params = self.get_params()
+
+        def make(size):
+            def clean(x_train, d_train, x_test, _):
+                model = type(self)(**(params | dict(latent_dim=size, verbose=False)))
+                return model.fit(x_train, demographics=d_train).clean_edges(x_test)
+            return clean
+
+        stratify = self.categorical[0] if len(self.categorical) else None
+        size, table = select_size(make, sizes, X, demographics, categorical=self.categorical,
+                                  stratify=stratify, random_state=self.random_state)
+        return size, table
+
     def _fit_demographic_subspace(self, z: np.ndarray, D: np.ndarray) -> None:
         """The latent directions that carry the training demographics, and how they depend on
         them: ``demo_basis_`` (L, r) is an orthonormal basis of the columns of the training
@@ -384,7 +418,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.latent_center_ = z.mean(0)
         self.demo_mean_ = D.mean(0)
         n_demo = D.shape[1]
-        self.demo_basis_ = np.zeros((self.latent_dim, 0))
+        self.demo_basis_ = np.zeros((self.latent_dim_, 0))
         self.demo_coef_ = np.zeros((n_demo, 0))
         if not self.residualize:
             return
@@ -622,6 +656,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             demographic_encoder=self.encoder_.state(),
             train_demographics=json.loads(self.train_demographics_.to_json(orient="split")),
             history=self.history_,
+            latent_dim_=int(self.latent_dim_),
         )
         return [weights, write_json(directory / "config.json", config)]
 
@@ -648,16 +683,17 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         split = config["train_demographics"]
         model.train_demographics_ = pd.DataFrame(split["data"], columns=split["columns"])
         model.history_ = config["history"]
+        model.latent_dim_ = int(config.get("latent_dim_", model.latent_dim))
         tensors = load_file(str(weights))
         model.x_mean_ = tensors.pop("x_mean").numpy()
         model.x_scale_ = tensors.pop("x_scale").numpy()
         for name in _FITTED_ARRAYS:
             setattr(model, name + "_", tensors.pop(name).numpy())
         model.module_ = _build_networks(model.n_features_in_, len(model.encoder_.columns),
-                                        model.latent_dim, model.hidden_dim,
+                                        model.latent_dim_, model.hidden_dim,
                                         model.conditional_encoder)
         model.module_.load_state_dict({k.removeprefix("module."): v for k, v in tensors.items()},
                                       strict=True)
         model.module_.to(model.device).eval()
-        model._n_features_out = model.latent_dim
+        model._n_features_out = model.latent_dim_
         return model

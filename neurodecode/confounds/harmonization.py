@@ -214,6 +214,10 @@ def encode_demographics(table: pd.DataFrame, continuous: Sequence[str],
     return np.concatenate(parts, 1)
 
 
+#: candidates of ``DemographicProjection(n_components="auto")``
+AUTO_COMPONENTS = (2, 4, 8, 16, 32, 64)
+
+
 class DemographicProjection(TransformerMixin, BaseEstimator):
     """Project out the feature directions correlated with demographics in training data.
 
@@ -228,9 +232,17 @@ class DemographicProjection(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     continuous, categorical : sequence of str
-    n_components : int or None
+    n_components : int, None or "auto"
         Project in the space of the first ``n_components`` training principal components of
-        the standardised features (the others are dropped); None keeps all features.
+        the standardised features (the others are dropped); None keeps all features;
+        ``"auto"`` chooses among :data:`AUTO_COMPONENTS` up to a quarter of the training
+        participants by held-out leakage inside the training data
+        (:func:`neurodecode.confounds.selection.select_size`).
+
+    Attributes
+    ----------
+    n_components_ : int or None, the number used
+    size_selection_ : DataFrame or None, the leakage of each candidate (``"auto"``)
     """
 
     def __init__(self, continuous: Sequence[str] = (), categorical: Sequence[str] = (),
@@ -243,14 +255,32 @@ class DemographicProjection(TransformerMixin, BaseEstimator):
         X = _as_edges(X)
         if len(demographics) != len(X):
             raise DataError(f"demographics have {len(demographics)} rows for {len(X)} rows of X")
+        demographics = demographics.reset_index(drop=True)
+        self.n_components_, self.size_selection_ = self.n_components, None
+        if self.n_components == "auto":
+            from neurodecode.confounds.selection import select_size
+
+            sizes = [k for k in AUTO_COMPONENTS if k <= max(2, len(X) // 4)]
+            columns = list(self.continuous) + list(self.categorical)
+            params = self.get_params()
+
+            def make(size):
+                def clean(x_train, d_train, x_test, _):
+                    model = DemographicProjection(**(params | dict(n_components=size)))
+                    return model.fit(x_train, d_train).transform(x_test)
+                return clean
+
+            self.n_components_, self.size_selection_ = select_size(
+                make, sizes, X, demographics[columns], categorical=self.categorical,
+                stratify=self.categorical[0] if len(self.categorical) else None)
         self.mean_ = X.mean(0)
         self.scale_ = X.std(0)
         self.scale_[self.scale_ == 0] = 1.0
         xs = (X - self.mean_) / self.scale_
-        if self.n_components is None:
+        if self.n_components_ is None:
             self.components_ = None
         else:
-            self.components_ = np.linalg.svd(xs, full_matrices=False)[2][:self.n_components].T
+            self.components_ = np.linalg.svd(xs, full_matrices=False)[2][:self.n_components_].T
             xs = xs @ self.components_
         D = encode_demographics(demographics.reset_index(drop=True), self.continuous,
                                 self.categorical)

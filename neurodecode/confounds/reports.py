@@ -30,7 +30,7 @@ from scipy.stats import rankdata
 from sklearn.model_selection import KFold
 
 from neurodecode._files import atomic_path
-from neurodecode.confounds.cv_ridge import cross_validated_predictions
+from neurodecode.confounds.cv_ridge import cross_validated_predictions, fold_factors
 from neurodecode.errors import DataError
 
 
@@ -90,9 +90,13 @@ def _folds(n: int, cv: int, random_state: int) -> list:
 
 
 def permutation_scores(representation: np.ndarray, target: pd.Series, kind: str, cv: int = 5,
-                       n_permutations: int = 1000,
-                       random_state: int = 0) -> tuple[float, np.ndarray]:
+                       n_permutations: int = 1000, random_state: int = 0,
+                       solver: str = "auto", factors=None) -> tuple[float, np.ndarray]:
     """Cross-validated score of ``target`` from ``representation`` and its refitted null.
+
+    ``solver`` picks the SVD or the kernel (Gram) form of the ridge fits
+    (:mod:`neurodecode.confounds.cv_ridge`; same numbers); ``factors`` are precomputed
+    per-fold factors (:func:`fold_factor_list`), shared by all targets of a report.
 
     Returns
     -------
@@ -105,9 +109,19 @@ def permutation_scores(representation: np.ndarray, target: pd.Series, kind: str,
     order = np.argsort(rng.random((n_permutations, len(y))), axis=1)
     sets = np.column_stack([y, y[order].T]) if n_permutations else y[:, None]
     folds = _folds(len(y), cv, random_state)
-    prediction = cross_validated_predictions(representation, _ridge_targets(sets, kind), folds)
+    prediction = cross_validated_predictions(representation, _ridge_targets(sets, kind), folds,
+                                             solver=solver, factors=factors)
     scores = _scores(sets, _decisions(prediction, kind), kind)
     return float(scores[0]), scores[1:]
+
+
+def fold_factor_list(representation: np.ndarray, cv: int = 5, random_state: int = 0,
+                     solver: str = "auto") -> list:
+    """Each fold's ridge factors (:func:`neurodecode.confounds.cv_ridge.fold_factors`) for the
+    folds :func:`permutation_scores` uses; they do not depend on the target."""
+    X = np.asarray(representation, dtype=np.float64)
+    return [fold_factors(X[train], X[test], solver)
+            for train, test in _folds(len(X), cv, random_state)]
 
 
 def held_out_predictions(representation: np.ndarray, target: pd.Series, kind: str,
@@ -129,7 +143,7 @@ def chance_band(null: np.ndarray, alpha: float = 0.05) -> tuple[float, float, fl
 def leakage_report(representation: np.ndarray, targets: pd.DataFrame,
                    categorical: Sequence[str] = (), cv: int = 5,
                    n_permutations: int = 1000, alpha: float = 0.05,
-                   random_state: int = 0) -> pd.DataFrame:
+                   random_state: int = 0, solver: str = "auto") -> pd.DataFrame:
     """How well each target column is predicted from ``representation``, against chance.
 
     Parameters
@@ -143,6 +157,10 @@ def leakage_report(representation: np.ndarray, targets: pd.DataFrame,
         levels are categorical anyway).
     cv, n_permutations, alpha, random_state
         Folds, permutations of the chance band, its two-sided level, and the seed.
+    solver : {"auto", "svd", "kernel"}
+        Ridge factorisation: the kernel (Gram) form is much faster for wide data (many more
+        features than participants; ``"auto"`` picks it when ``p > 2 n``); same numbers.
+        Each fold is factorised once for all targets.
 
     Returns
     -------
@@ -153,13 +171,14 @@ def leakage_report(representation: np.ndarray, targets: pd.DataFrame,
     if len(targets) != len(representation):
         raise DataError(f"{len(targets)} target rows for {len(representation)} participants")
     rows = []
+    factors = fold_factor_list(representation, cv, random_state, solver)
     for col in targets.columns:
         values = targets[col].reset_index(drop=True)
         if values.isna().any():
             raise DataError(f"target column {col!r} has missing values; drop those rows first")
         kind = target_kind(values, categorical)
         score, null = permutation_scores(representation, values, kind, cv, n_permutations,
-                                         random_state)
+                                         random_state, factors=factors)
         low, mid, high = chance_band(null, alpha)
         status = ("above chance" if score > high else
                   "below chance" if score < low else "at chance")

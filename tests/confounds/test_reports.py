@@ -141,3 +141,26 @@ def test_vectorised_null_scores_equal_sklearn():
         expected = (roc_auc_score(permuted == "y", pred) if kind == "binary"
                     else r2_score(permuted, pred))
         assert np.isclose(null[0], expected)
+
+
+def test_kernel_form_gives_the_svd_numbers_on_wide_data():
+    """n << p (the 20,000-edge case, smaller): Gram-matrix ridge equals the SVD form."""
+    rng = np.random.default_rng(11)
+    t = _targets(60, seed=4)
+    X = rng.standard_normal((60, 3000)) + np.outer(t.age / 20, rng.standard_normal(3000))
+    X[:, :5] = 1.0  # constant features, as zero-variance ROIs give
+    reports = {solver: leakage_report(X, t, n_permutations=50, solver=solver)
+               for solver in ("svd", "kernel", "auto")}
+    for solver in ("kernel", "auto"):
+        for col in ("score", "chance_low", "chance_median", "chance_high"):
+            np.testing.assert_allclose(reports[solver][col], reports["svd"][col], atol=1e-8,
+                                       rtol=0)
+    assert reports["svd"].set_index("target").loc["age", "status"] == "above chance"
+    # the raw out-of-fold predictions too, for every target kind
+    from neurodecode.confounds.cv_ridge import cross_validated_predictions
+
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X))
+    Y = rng.standard_normal((60, 7, 3))
+    np.testing.assert_allclose(cross_validated_predictions(X, Y, folds, solver="kernel"),
+                               cross_validated_predictions(X, Y, folds, solver="svd"),
+                               atol=1e-8, rtol=0)
