@@ -8,11 +8,26 @@ background plus standardised position and size.
 The brain is a set of shared *cortical units* laid out in a 3-D volume: retinotopic units
 (Gaussian receptive fields on opponent-colour channels, placed retinotopically: visual-field
 position maps smoothly to cortical position) and semantic units (random tuning to the
-embedding, in a separate "ventral" slab). Each subject sees the units through its own anatomy:
-a random rigid shift of the unit map and a random subset of grid voxels (so voxel counts
-differ), each voxel pooling the units near it. Trial responses add Gaussian noise; betas are
-z-scored per session as in NSD (Allen et al. 2022). A shared test set is seen by every subject
-three times; training images are subject-specific, shown 1-3 times.
+embedding, in a separate "ventral" slab). Each subject sees the units through its own anatomy
+and a random subset of grid voxels (so voxel counts differ), each voxel pooling the units near
+it. Trial responses add Gaussian noise; betas are z-scored per session as in NSD (Allen et al.
+2022). A shared test set is seen by every subject three times; training images are
+subject-specific, shown 1-3 times.
+
+Anatomy (``anatomy=``):
+
+- ``"nonrigid"`` (default) — what separates real brains beyond a shift: a rotation of the
+  unit map (10-25° either way about a random axis through the grid centre), an anisotropic
+  scaling (0.8-1.25 per axis), an idiosyncratic local layout (a smooth random displacement
+  field of up to 2.5 voxels, different in every subject) and a per-subject signal-to-noise ratio (trial noise
+  × 0.7-1.4). Nothing in it matches any adapter's assumptions exactly: coordinate-based pooling
+  (the ``anat`` adapter) sees misregistered units, voxel-index methods see different voxels.
+- ``"rigid"`` — the earlier world: a random shift only, equal noise for all subjects (the
+  ``anat`` adapter's assumption holds almost exactly).
+
+Each subject's ``info["rois"]`` holds two voxel masks, ``early`` (voxels pooling mostly
+retinotopic units, an "early visual cortex") and ``higher`` (mostly semantic units): the
+regions of interest of Takagi & Nishimoto's recipe (early → image latent, higher → semantic).
 """
 
 from __future__ import annotations
@@ -194,11 +209,47 @@ def unit_responses(images: np.ndarray, semantic: np.ndarray, cortex) -> np.ndarr
     return np.hstack([ret, sem]).astype(np.float32)
 
 
+ANATOMIES = ("nonrigid", "rigid")
+
+
+def nonrigid_warp(pos: np.ndarray, rng: np.random.Generator, max_rotation_deg: float = 25.0,
+                  scale_range: tuple[float, float] = (0.8, 1.25), local: float = 2.5,
+                  n_bumps: int = 6) -> tuple[np.ndarray, dict]:
+    """Rotate, scale anisotropically and locally displace unit positions (grid units).
+
+    Returns the warped positions and the warp's parameters (angle in degrees, axis, scales,
+    local amplitude). The local displacement is a sum of ``n_bumps`` Gaussian bumps (width a
+    quarter of the grid) with random directions, scaled so its largest shift is ``local``.
+    """
+    centre = (np.array(GRID_SHAPE) - 1) / 2
+    axis = rng.normal(size=3)
+    axis /= np.linalg.norm(axis)
+    angle = np.deg2rad(rng.choice([-1, 1]) * rng.uniform(0.4, 1.0) * max_rotation_deg)
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    rot = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k  # Rodrigues
+    scales = rng.uniform(*scale_range, 3)
+    out = (pos - centre) @ (rot * scales[None, :]).T + centre
+    centres = rng.uniform(0, 1, (n_bumps, 3)) * (np.array(GRID_SHAPE) - 1)
+    dirs = rng.normal(size=(n_bumps, 3))
+    width = np.array(GRID_SHAPE) / 4
+    bumps = np.exp(-(((out[:, None, :] - centres[None]) / width) ** 2).sum(-1) / 2)
+    field = bumps @ dirs
+    field *= local / (np.abs(field).max() + 1e-12)
+    return out + field, {"rotation_deg": float(np.rad2deg(angle)), "axis": axis.tolist(),
+                         "scales": scales.tolist(), "local_shift_max": float(local)}
+
+
 def _subject_anatomy(rng: np.random.Generator, n_voxels: int, unit_pos: np.ndarray,
-                     pool_width: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A subject's mask, voxel grid indices and voxel×unit pooling weights."""
+                     pool_width: float, warp_rng: np.random.Generator | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """A subject's mask, voxel grid indices, voxel×unit pooling weights and warp parameters
+    (a rigid shift, then the non-rigid warp when ``warp_rng`` is given)."""
     shift = rng.normal(0, 1.0, 3)
     pos = unit_pos + shift
+    warp = {"shift": shift.tolist()}
+    if warp_rng is not None:
+        pos, params = nonrigid_warp(pos, warp_rng)
+        warp.update(params)
     flat = rng.choice(np.prod(GRID_SHAPE), size=n_voxels, replace=False)
     flat.sort()
     ijk = np.column_stack(np.unravel_index(flat, GRID_SHAPE)).astype(float)
@@ -207,7 +258,7 @@ def _subject_anatomy(rng: np.random.Generator, n_voxels: int, unit_pos: np.ndarr
     pool /= pool.sum(1, keepdims=True) + 1e-12
     mask = np.zeros(GRID_SHAPE, dtype=bool)
     mask.flat[flat] = True
-    return mask, ijk, pool.astype(np.float32)
+    return mask, ijk, pool.astype(np.float32), warp
 
 
 def make(
@@ -221,6 +272,8 @@ def make(
     n_semantic_units: int = 120,
     pool_width: float = 1.2,
     sessions: int = 3,
+    anatomy: str = "nonrigid",
+    snr_range: tuple[float, float] = (0.7, 1.4),
 ) -> SyntheticWorld:
     """Build the world in memory.
 
@@ -232,8 +285,17 @@ def make(
         Training images per subject (subject-specific, drawn from a common pool) and shared
         test images (seen by all, three times each).
     noise : float
-        Standard deviation of trial noise relative to the unit-variance signal.
+        Standard deviation of trial noise relative to the unit-variance signal (times each
+        subject's noise factor in the non-rigid world).
+    anatomy : {"nonrigid", "rigid"}
+        How subjects' brains differ (module docstring).
+    snr_range : (float, float)
+        Range of the per-subject noise factor of the non-rigid world (drawn uniformly).
     """
+    if anatomy not in ANATOMIES:
+        from neurodecode.errors import DataError
+
+        raise DataError(f"synthetic-vision: anatomy={anatomy!r}; choose from {ANATOMIES}")
     n_subjects = 4 if n_subjects is None else int(n_subjects)
     rng = np.random.default_rng(seed)
     pool = n_shared_pool or max(n_train * 2, n_train + 200)
@@ -242,20 +304,26 @@ def make(
     units = unit_responses(stimuli.images, semantic, cortex)
     test_ids = np.arange(n_test)
     subjects = {}
-    anatomy = {}
+    truth_anatomy = {}
     for s in range(1, n_subjects + 1):
         srng = np.random.default_rng([seed, s])
         n_vox = VOXEL_COUNTS[s - 1] if s <= len(VOXEL_COUNTS) else int(srng.integers(1200, 1600))
-        mask, ijk, pool_w = _subject_anatomy(srng, n_vox, cortex[2], pool_width)
+        warp_rng = np.random.default_rng([seed, s, 99]) if anatomy == "nonrigid" else None
+        mask, ijk, pool_w, warp = _subject_anatomy(srng, n_vox, cortex[2], pool_width,
+                                                   warp_rng)
+        noise_factor = 1.0 if warp_rng is None else float(warp_rng.uniform(*snr_range))
         train_ids = n_test + np.sort(srng.choice(pool, n_train, replace=False))
         reps = np.concatenate([srng.integers(1, 4, n_train), np.full(n_test, 3)])
         ids = np.repeat(np.concatenate([train_ids, test_ids]), reps)
         ids = ids[srng.permutation(len(ids))]
         # Repetitions in presentation order, 0 for the first showing (as neurodecode.data.nsd).
         rep_index = pd.Series(ids).groupby(ids).cumcount().to_numpy()
+        n_ret = cortex[0].shape[1]
+        early = pool_w[:, :n_ret].sum(1) > 0.5  # voxels pooling mostly retinotopic units
         signal = units[ids] @ pool_w.T
         signal /= signal.std(0, keepdims=True) + 1e-6
-        X = signal + noise * srng.standard_normal(signal.shape).astype(np.float32)
+        X = signal + noise * noise_factor * srng.standard_normal(signal.shape).astype(
+            np.float32)
         session = np.arange(len(ids)) * sessions // len(ids)
         for k in range(sessions):  # z-score each voxel within each session (NSD convention)
             rows = session == k
@@ -281,17 +349,19 @@ def make(
                 "mask": mask,
                 "shape": GRID_SHAPE,
                 "voxel_coords": (np.c_[ijk, np.ones(len(ijk))] @ affine.T)[:, :3],
+                "rois": {"early": early, "higher": ~early},
             },
         )
-        anatomy[str(s)] = {"n_voxels": n_vox}
+        truth_anatomy[str(s)] = {"n_voxels": n_vox, "noise_factor": noise_factor, **warp}
     params = dict(n_subjects=n_subjects, seed=seed, n_train=n_train, n_test=n_test,
                   n_shared_pool=pool, image_size=image_size, noise=noise,
-                  n_semantic_units=n_semantic_units, pool_width=pool_width, sessions=sessions)
+                  n_semantic_units=n_semantic_units, pool_width=pool_width, sessions=sessions,
+                  anatomy=anatomy, snr_range=list(snr_range))
     return SyntheticWorld(
         name=NAME,
         subjects=subjects,
         stimuli=stimuli,
-        truth={"semantic": semantic, "test_ids": test_ids, "anatomy": anatomy},
+        truth={"semantic": semantic, "test_ids": test_ids, "anatomy": truth_anatomy},
         params=params,
     )
 
