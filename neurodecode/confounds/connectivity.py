@@ -131,7 +131,8 @@ def connectivity_matrices(
         if bad.any() and (zero_variance == "raise" or kind == "tangent"):
             raise DataError(
                 f"participant {name}: ROIs {np.flatnonzero(bad).tolist()} have zero variance; "
-                "drop them from the atlas, or pass zero_variance='zero' (not with 'tangent')"
+                "drop them (--zero-variance drop), or give them zero connectivity "
+                "(--zero-variance zero; zero_variance='zero' in Python; not with 'tangent')"
             )
         constant.append(bad)
 

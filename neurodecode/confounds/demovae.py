@@ -622,8 +622,9 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             demographics = self.train_demographics_.iloc[rows].reset_index(drop=True)
         else:
             demographics = demographics.reset_index(drop=True)
+        # eigh: the covariance is singular (the demographic subspace was projected out)
         latents = rng.multivariate_normal(self.latent_mean_, self.latent_cov_, len(demographics),
-                                          method="cholesky")
+                                          method="eigh")
         # the decoder's mean misses the data's by a few hundredths of an edge's spread, which a
         # two-sample classifier adds up over all edges: add the training residuals' mean back
         edges = self.decode(latents, demographics) + self.residual_mean_ * self.x_scale_

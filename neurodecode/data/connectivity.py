@@ -87,8 +87,13 @@ def load_roi_connectivity(
         Column of ``phenotypic`` holding the ``<id>`` part of the file names.
     n_rois : int, optional
         Expected number of ROIs; by default taken from the first file, all must agree.
-    kind, shrinkage, zero_variance
+    kind, shrinkage
         Passed to :func:`neurodecode.confounds.connectivity.connectivity_matrices`.
+    zero_variance : {"raise", "zero", "drop"}
+        ROIs whose time series is constant in some participant (outside the field of view):
+        raise; give them zero connectivity in those participants (``"zero"``); or drop every
+        such ROI from all participants (``"drop"``: fewer edges, the same for everyone; the
+        dropped ROIs are listed in ``info["dropped_rois"]``).
     missing : {"raise", "skip"}
         Participants whose id is empty/``no_filename`` or whose file is absent: raise, or
         leave them out (their ids are listed in ``info["skipped"]``).
@@ -107,13 +112,29 @@ def load_roi_connectivity(
         raise DataError(f"{phenotypic}: phenotypic CSV not found")
     if missing not in ("raise", "skip"):
         raise DataError(f"missing must be 'raise' or 'skip', got {missing!r}")
+    if zero_variance not in ("raise", "zero", "drop"):
+        raise DataError(f"zero_variance must be 'raise', 'zero' or 'drop', got {zero_variance!r}")
     table = pd.read_csv(phenotypic)
     if id_column not in table:
         raise DataError(
             f"{phenotypic}: no column {id_column!r}; columns are {list(table.columns)}; "
-            "pass id_column= the column holding the file-name ids"
+            "choose the column holding the file-name ids (--id-column on the command line, "
+            "id_column= in Python)"
         )
     ids = table[id_column].astype(str).str.strip()
+    duplicated = sorted(set(ids[ids.duplicated() & ~ids.isin(MISSING_IDS)]))
+    if duplicated:
+        raise DataError(f"{phenotypic}: column {id_column!r} repeats ids {duplicated[:5]}; "
+                        "one row per participant is expected")
+    found = sorted(Path(directory).glob(f"*_rois_{atlas}.1D"))
+    if not any(roi_file(directory, pid, atlas).is_file() for pid in ids):
+        examples = [p.name for p in found[:3]]
+        raise DataError(
+            f"no participant of {phenotypic} (column {id_column!r}, e.g. "
+            f"{ids.head(3).tolist()}) has a file <id>_rois_{atlas}.1D in {directory}; "
+            f"files there: {len(found)} for atlas {atlas!r}, e.g. {examples}. Check "
+            "--atlas and --id-column (ABIDE-PCP file names use FILE_ID, not SUB_ID)"
+        )
     keep, skipped, series = [], [], []
     names = None
     for row, pid in enumerate(ids):
@@ -122,7 +143,8 @@ def load_roi_connectivity(
             if missing == "raise":
                 raise DataError(
                     f"{path}: ROI time series file not found for participant {pid!r} "
-                    f"(row {row} of {phenotypic}); pass missing='skip' to leave it out"
+                    f"(row {row} of {phenotypic}); leave such participants out with "
+                    "--missing skip (missing='skip' in Python)"
                 )
             skipped.append(pid)
             continue
@@ -138,11 +160,22 @@ def load_roi_connectivity(
         series.append(ts)
     if not series:
         raise DataError(f"no ROI time series found in {directory} for atlas {atlas!r}")
+    n = series[0].shape[1]
+    names = names or [str(i) for i in range(n)]
+    dropped: list[str] = []
+    if zero_variance == "drop":
+        constant = np.any([np.ptp(ts, axis=0) == 0 for ts in series], axis=0)
+        if constant.all():
+            raise DataError(f"every ROI is constant in some participant of {directory}")
+        dropped = [names[r] for r in np.flatnonzero(constant)]
+        series = [ts[:, ~constant] for ts in series]
+        names = [nm for nm, c in zip(names, constant, strict=True) if not c]
+        n = len(names)
     matrices = connectivity_matrices(
-        series, kind=kind, shrinkage=shrinkage, zero_variance=zero_variance,
+        series, kind=kind, shrinkage=shrinkage,
+        zero_variance="zero" if zero_variance == "zero" else "raise",
         names=[ids.iloc[r] for r in keep],
     )
-    n = series[0].shape[1]
     return TrialData(
         X=upper_triangle(matrices),
         subject=subject,
@@ -150,9 +183,76 @@ def load_roi_connectivity(
         metadata=table.iloc[keep].reset_index(drop=True),
         info=dict(
             atlas=atlas,
-            roi_names=names or [str(i) for i in range(n)],
+            roi_names=names,
             n_rois=n,
             kind=kind,
             skipped=skipped,
+            dropped_rois=dropped,
         ),
     )
+
+
+def check_demographics(table: pd.DataFrame, continuous=(), categorical=(),
+                       missing: str = "raise", source: str = "phenotypic table",
+                       max_levels: float = 0.5, ids=None) -> np.ndarray:
+    """Validate declared demographic columns of a phenotypic table.
+
+    Parameters
+    ----------
+    table : DataFrame
+    continuous, categorical : sequences of str
+        Declared columns (a column may not be both).
+    missing : {"raise", "skip"}
+        Rows with an empty value in a declared column: raise, or mark them to be left out.
+        (Numeric missing-value codes such as ABIDE's ``-9999`` are values: replace them by
+        empty cells first.) Non-numeric text in a continuous column always raises.
+    source : str
+        Name of the table in messages.
+    max_levels : float
+        A categorical column with more levels than this fraction of the rows is refused (a
+        continuous column declared categorical, e.g. age).
+    ids : sequence, optional
+        Participant ids, to name the participants lacking a value (default: row numbers).
+
+    Returns
+    -------
+    keep : boolean array (n_rows,), rows with every declared value present
+    """
+    continuous, categorical = list(continuous), list(categorical)
+    both = sorted(set(continuous) & set(categorical))
+    if both:
+        raise DataError(f"{both} declared both continuous and categorical; choose one")
+    if not continuous and not categorical:
+        raise DataError("declare at least one demographic column (--continuous/--categorical)")
+    absent = [c for c in continuous + categorical if c not in table.columns]
+    if absent:
+        raise DataError(f"{source} has no column(s) {absent}; columns are {list(table.columns)}")
+    keep = np.ones(len(table), bool)
+    for col in continuous:
+        raw = table[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad_text = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad_text.any():
+            examples = sorted(set(raw[bad_text].astype(str)))[:5]
+            raise DataError(f"{source}: continuous column {col!r} has non-numeric values "
+                            f"{examples}; declare it --categorical if it is a category")
+        keep &= values.notna().to_numpy()
+    for col in categorical:
+        values = table[col]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        keep &= ~blank.to_numpy()
+        n_levels = values[~blank].nunique()
+        if n_levels > max(2, max_levels * (~blank).sum()):
+            raise DataError(f"{source}: categorical column {col!r} has {n_levels} levels for "
+                            f"{int((~blank).sum())} participants; declare it --continuous if "
+                            "it is a number")
+        if n_levels < 2:
+            raise DataError(f"{source}: categorical column {col!r} has a single level")
+    if not keep.all() and missing == "raise":
+        rows = np.flatnonzero(~keep)
+        named = (f"participants {np.asarray(ids)[rows][:10].tolist()}" if ids is not None
+                 else f"rows {rows[:10].tolist()}")
+        raise DataError(f"{source}: {len(rows)} participants lack a value of "
+                        f"{continuous + categorical} ({named}); leave them "
+                        "out with --missing skip (missing='skip' in Python)")
+    return keep

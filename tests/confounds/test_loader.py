@@ -74,3 +74,49 @@ def test_unknown_id_column(tmp_path):
     with pytest.raises(DataError, match="no column 'participant'"):
         load_roi_connectivity(tmp_path, tmp_path / "pheno.csv", atlas="cc200",
                               id_column="participant")
+
+
+def test_zero_variance_rois_zero_or_drop(tmp_path):
+    series, _ = _write(tmp_path)
+    ts = series["NYU_0051001"].copy()
+    ts[:, 1] = 0.0
+    np.savetxt(tmp_path / "NYU_0051001_rois_cc200.1D", ts, delimiter="\t",
+               header="\t".join(f"#{2001 + r}" for r in range(5)), comments="", fmt="%.17g")
+    with pytest.raises(DataError, match=r"NYU_0051001: ROIs \[1\] have zero variance.*"
+                                        r"--zero-variance drop"):
+        load_roi_connectivity(tmp_path, tmp_path / "pheno.csv", atlas="cc200")
+    zero = load_roi_connectivity(tmp_path, tmp_path / "pheno.csv", atlas="cc200",
+                                 zero_variance="zero")
+    assert zero.X.shape == (3, 10) and np.all(zero.X[2, [0, 4, 5, 6]] == 0)  # ROI 2002
+    drop = load_roi_connectivity(tmp_path, tmp_path / "pheno.csv", atlas="cc200",
+                                 zero_variance="drop")
+    assert drop.X.shape == (3, 6) and drop.info["dropped_rois"] == ["2002"]
+    assert drop.info["roi_names"] == ["2001", "2003", "2004", "2005"]
+    keep = [0, 2, 3, 4]
+    expected = upper_triangle(np.corrcoef(series["Pitt_0050003"][:, keep], rowvar=False))
+    np.testing.assert_allclose(drop.X[0], expected, atol=1e-12)
+
+
+def test_ids_matching_no_file_and_duplicates_are_explained(tmp_path):
+    _, pheno = _write(tmp_path)
+    pheno.assign(FILE_ID=pheno.SUB_ID).to_csv(tmp_path / "sub.csv", index=False)
+    with pytest.raises(DataError, match=r"has a file <id>_rois_cc200.1D.*--id-column"):
+        load_roi_connectivity(tmp_path, tmp_path / "sub.csv", atlas="cc200")
+    pheno.assign(FILE_ID=["Pitt_0050003"] * 3).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(DataError, match=r"repeats ids \['Pitt_0050003'\]"):
+        load_roi_connectivity(tmp_path, tmp_path / "dup.csv", atlas="cc200")
+
+
+def test_declared_demographics_are_checked():
+    from neurodecode.data.connectivity import check_demographics
+
+    table = pd.DataFrame(dict(age=[10.0, None, 30.0, 41.0], sex=["F", "M", "M", ""],
+                              site=[1, 2, 1, 2]))
+    with pytest.raises(DataError, match=r"2 participants lack a value.*rows \[1, 3\]"):
+        check_demographics(table, ["age"], ["sex"])
+    keep = check_demographics(table, ["age"], ["sex", "site"], missing="skip")
+    assert keep.tolist() == [True, False, True, False]
+    with pytest.raises(DataError, match="3 levels for 3 participants"):
+        check_demographics(table, [], ["age"], missing="skip")
+    with pytest.raises(DataError, match="non-numeric values \\['F', 'M'\\]"):
+        check_demographics(table, ["sex"], [], missing="skip")

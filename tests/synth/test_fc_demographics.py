@@ -62,3 +62,24 @@ def test_planted_effects_recovered_and_shuffled_labels_at_chance():
 def test_bad_parameters_are_explained():
     with pytest.raises(DataError, match="n_timepoints"):
         fc_demographics.make(n_subjects=10, n_rois=30, n_timepoints=20)
+
+
+def test_zero_variance_rois_are_planted_and_read_back(tmp_path):
+    plain = fc_demographics.make(n_subjects=20, seed=5, n_rois=14)
+    world = fc_demographics.make(n_subjects=20, seed=5, n_rois=14,
+                                 zero_variance_participants=4, zero_variance_rois=3)
+    zeroed = world.truth["zero_variance_rois"]
+    assert len(zeroed) == 4 and all(set(r) <= {11, 12, 13} and r for r in zeroed.values())
+    data = world.subjects["group"]
+    ids = list(data.metadata.participant_id)
+    rows, cols = np.triu_indices(14, k=1)
+    for pid, rois in zeroed.items():
+        touching = np.isin(rows, rois) | np.isin(cols, rois)
+        assert np.all(data.X[ids.index(pid), touching] == 0)
+        assert np.all(data.X[ids.index(pid), ~touching] != 0)
+    others = [i for i, pid in enumerate(ids) if pid not in zeroed]
+    # the other participants are those of the world without zeroed ROIs
+    np.testing.assert_array_equal(data.X[others], plain.subjects["group"].X[others])
+    fc_demographics.write(world, tmp_path)
+    back = fc_demographics.read(tmp_path)
+    np.testing.assert_allclose(back.subjects["group"].X, data.X, atol=1e-12)
