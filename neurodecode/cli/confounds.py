@@ -7,11 +7,14 @@ from pathlib import Path
 import click
 
 _data_options = [
-    click.option("--data", "data_dir", required=True, type=click.Path(exists=True, file_okay=False),
+    click.option("--dataset", default=None,
+                 help="A connectivity dataset by name or folder (`neurodecode data list`; "
+                      "the bring-your-own format with modality fc), instead of --data."),
+    click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False),
                  help="Folder of <id>_rois_<atlas>.1D files."),
-    click.option("--phenotypic", required=True, type=click.Path(exists=True, dir_okay=False),
+    click.option("--phenotypic", type=click.Path(exists=True, dir_okay=False),
                  help="CSV with one row per participant (demographics)."),
-    click.option("--atlas", required=True, help="Atlas name in the file names, e.g. cc200."),
+    click.option("--atlas", help="Atlas name in the file names, e.g. cc200."),
     click.option("--id-column", default="FILE_ID", show_default=True,
                  help="Phenotypic column holding the file-name ids."),
 ]
@@ -23,10 +26,28 @@ def data_options(func):
     return func
 
 
-def _load(data_dir: str, phenotypic: str, atlas: str, id_column: str):
-    from neurodecode.data.connectivity import load_roi_connectivity
+def _load(dataset: str | None, data_dir: str | None, phenotypic: str | None,
+          atlas: str | None, id_column: str):
+    """The participants' connectivity (one ``fc`` TrialData), from --dataset or the folder
+    options, through :func:`neurodecode.datasets.open_dataset`."""
+    from neurodecode.datasets import open_dataset
+    from neurodecode.errors import DataError
 
-    return load_roi_connectivity(data_dir, phenotypic, atlas=atlas, id_column=id_column)
+    if (dataset is None) == (data_dir is None):
+        raise click.UsageError("give exactly one of --dataset and --data")
+    if dataset is None:
+        missing = [n for n, v in (("--phenotypic", phenotypic), ("--atlas", atlas)) if not v]
+        if missing:
+            raise click.UsageError(f"--data needs {' and '.join(missing)}")
+        opened = open_dataset(data_dir, phenotypic=phenotypic, atlas=atlas,
+                              id_column=id_column)
+    else:
+        opened = open_dataset(dataset)
+    groups = [d for d in opened.subjects.values() if d.modality == "fc"]
+    if len(groups) != 1:
+        raise DataError(f"{dataset or data_dir}: expected one connectivity (fc) group, found "
+                        f"{[(s, d.modality) for s, d in opened.subjects.items()]}")
+    return groups[0]
 
 
 @click.group()
@@ -47,12 +68,12 @@ def confounds() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder for model.safetensors + config.json.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit(data_dir, phenotypic, atlas, id_column, continuous, categorical, latent_dim, hidden_dim,
-        epochs, seed, device, out, quiet) -> None:
+def fit(dataset, data_dir, phenotypic, atlas, id_column, continuous, categorical, latent_dim,
+        hidden_dim, epochs, seed, device, out, quiet) -> None:
     """Fit a DemoVAE on all participants of a folder and save it."""
     from neurodecode.confounds.demovae import DemoVAE
 
-    data = _load(data_dir, phenotypic, atlas, id_column)
+    data = _load(dataset, data_dir, phenotypic, atlas, id_column)
     model = DemoVAE(continuous=continuous, categorical=categorical, latent_dim=latent_dim,
                     hidden_dim=hidden_dim, n_epochs=epochs, random_state=seed, device=device,
                     verbose=not quiet)
@@ -66,7 +87,7 @@ def fit(data_dir, phenotypic, atlas, id_column, continuous, categorical, latent_
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
               help="CSV of latents, one row per participant.")
-def transform(data_dir, phenotypic, atlas, id_column, model_dir, out) -> None:
+def transform(dataset, data_dir, phenotypic, atlas, id_column, model_dir, out) -> None:
     """Write the latents of every participant of a folder."""
     import pandas as pd
 
@@ -74,10 +95,12 @@ def transform(data_dir, phenotypic, atlas, id_column, model_dir, out) -> None:
     from neurodecode.confounds.demovae import DemoVAE
 
     model = DemoVAE.load(model_dir)
-    data = _load(data_dir, phenotypic, atlas, id_column)
+    data = _load(dataset, data_dir, phenotypic, atlas, id_column)
     latents = model.transform(data.X, demographics=data.metadata)
     table = pd.DataFrame(latents, columns=model.get_feature_names_out())
-    table.insert(0, id_column, data.metadata[id_column].to_numpy())
+    ids = (data.metadata[id_column].to_numpy() if id_column in data.metadata
+           else data.metadata.index.to_numpy())
+    table.insert(0, id_column, ids)
     click.echo(f"wrote {write_text(out, table.to_csv(index=False))}")
 
 

@@ -1,7 +1,9 @@
-"""``neurodecode data list|show`` (data cards) and ``neurodecode synth`` (synthetic worlds)."""
+"""``neurodecode data list|show|check|convert`` (data cards, the bring-your-own folder format)
+and ``neurodecode synth`` (synthetic worlds)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import click
@@ -49,6 +51,72 @@ def show(name: str) -> None:
     except DataError as err:
         raise click.UsageError(str(err)) from None
     click.echo(yaml.safe_dump(card, sort_keys=False, allow_unicode=True, width=100).rstrip())
+
+
+def _folder_help() -> str:
+    from neurodecode.data import folder
+
+    text = folder.__doc__.split("::", 1)[1].split("Everything is written", 1)[0]
+    return textwrap.dedent(text).strip("\n")
+
+
+@data.command("check", help="Validate a folder in the bring-your-own format (or any layout "
+              "`--dataset PATH` reads) and summarise it. The format:\n\n\b\n"
+              + _folder_help())
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def check(path: Path) -> None:
+    from neurodecode.data.folder import check_trial_folder, is_trial_folder
+    from neurodecode.datasets import detect_layout, open_dataset
+
+    if is_trial_folder(path):
+        problems = check_trial_folder(path)
+        if problems:
+            raise click.ClickException(
+                f"{path}: {len(problems)} problem(s):\n  - " + "\n  - ".join(problems))
+    layout = detect_layout(path)
+    opened = open_dataset(path)
+    click.echo(f"{path}: valid ({layout} layout) - {opened.name}")
+    for name, d in opened.subjects.items():
+        parts = [f"{d.n_trials} trials", f"{d.modality} {'x'.join(map(str, d.X.shape[1:]))}"]
+        if d.y is not None:
+            parts.append(f"{len(set(d.y.tolist()))} labels")
+        if "split" in d.metadata:
+            counts = d.metadata["split"].value_counts().to_dict()
+            parts.append(", ".join(f"{v} {k}" for k, v in sorted(counts.items())))
+        click.echo(f"  subject {name}: " + "; ".join(parts))
+    if opened.stimuli is not None:
+        click.echo(f"  stimuli: {len(opened.stimuli)}"
+                   + (" with images" if opened.stimuli.images is not None else ""))
+
+
+@data.command("convert")
+@click.argument("source")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--subjects", default=None, help="Subjects to convert, comma-separated.")
+@click.option("--param", "params", multiple=True,
+              help="Option of the source, KEY=VALUE (YAML value; repeatable), e.g. "
+                   "sessions=[1,2], task=audiovisual, seed=0.")
+def convert(source: str, out: Path, subjects: str | None, params: tuple[str, ...]) -> None:
+    """Write SOURCE (a dataset name or any folder `--dataset` reads) to OUT in the
+    bring-your-own format (see `neurodecode data check --help`)."""
+    import yaml
+
+    from neurodecode.data.folder import check_trial_folder, write_trial_folder
+    from neurodecode.datasets import open_dataset
+
+    options = {}
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.UsageError(f"--param expects KEY=VALUE, got {item!r}")
+        options[key] = yaml.safe_load(value)
+    wanted = None if subjects is None else [s.strip() for s in subjects.split(",")]
+    opened = open_dataset(source, subjects=wanted, **options)
+    paths = write_trial_folder(opened, out)
+    problems = check_trial_folder(out)
+    if problems:  # pragma: no cover - a writer bug, reported rather than hidden
+        raise click.ClickException("the written folder does not validate: " + "; ".join(problems))
+    click.echo(f"wrote {len(paths)} files of {opened.name} ({len(opened)} subjects) to {out}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,7 +11,9 @@ import click
 @click.option("--subject", default="1", show_default=True, help="Subject whose test images to "
               "reconstruct.")
 @click.option("--dataset", default="synthetic-vision", show_default=True,
-              help="synthetic-vision, nsd, or a folder written by `neurodecode synth`.")
+              help="A dataset name (`neurodecode data list`) or a folder: a world written by "
+                   "`neurodecode synth`, NSD as released, or the bring-your-own format "
+                   "(`neurodecode data check`).")
 @click.option("--modality", type=click.Choice(["fmri", "meg"]), default="fmri",
               show_default=True, help="fmri (synthetic-vision) or meg (synthetic-meg-vision: "
               "evoked MEG to the same images, time-binned sensor vectors).")

@@ -17,10 +17,29 @@ def rsa() -> None:
     """Representational similarity analysis and topological RSA (tRSA)."""
 
 
-def _betas(betas: Path, mask: Path, subject: str):
-    from neurodecode.data.fmri import load_beta_series
+def _betas(betas: Path | None, mask: Path | None, dataset: str | None, subject: str | None):
+    """One subject's trials: a beta-series NIfTI + mask, or ``--dataset`` (any name or folder
+    :func:`neurodecode.datasets.open_dataset` opens) and ``--subject``."""
+    if (betas is None) == (dataset is None):
+        raise click.UsageError("give either BETAS (with --mask) or --dataset (with --subject)")
+    if betas is not None:
+        if mask is None:
+            raise click.UsageError("BETAS needs --mask")
+        from neurodecode.data.fmri import load_beta_series
 
-    return load_beta_series(betas, mask, subject=subject)
+        return load_beta_series(betas, mask, subject=betas.name.split("_")[0])
+    from neurodecode.datasets import open_dataset
+
+    opened = open_dataset(dataset, subjects=None if subject is None else [subject])
+    if subject is None and len(opened) != 1:
+        raise click.UsageError(f"--dataset {dataset} has subjects {list(opened)}: give --subject")
+    return next(iter(opened.subjects.values()))
+
+
+DATASET = click.option("--dataset", default=None, help="A dataset name or folder "
+                       "(`neurodecode data list`, `neurodecode data check PATH`) instead of "
+                       "BETAS.")
+SUBJECT = click.option("--subject", default=None, help="Subject of --dataset.")
 
 
 def _read_rdm(path: Path):
@@ -44,9 +63,12 @@ def _fail(err: DataError):
 
 
 @rsa.command("rdm")
-@click.argument("betas", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mask", required=True, type=click.Path(exists=True, path_type=Path),
+@click.argument("betas", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mask", type=click.Path(exists=True, path_type=Path),
               help="3-D mask NIfTI of the beta series.")
+@DATASET
+@SUBJECT
 @OUT
 @click.option("--method", default="crossnobis", show_default=True,
               type=click.Choice(["euclidean", "correlation", "mahalanobis", "crossnobis"]))
@@ -55,14 +77,16 @@ def _fail(err: DataError):
 @click.option("--runs", default=None, help="Trial-table column of the crossnobis runs.")
 @click.option("--noise", type=click.Choice(["none", "diag", "shrinkage"]), default="none",
               show_default=True, help="Noise normalisation (from residuals).")
-def rdm_command(betas: Path, mask: Path, out: Path, method: str, conditions: str,
+def rdm_command(betas: Path | None, mask: Path | None, dataset: str | None,
+                subject: str | None, out: Path, method: str, conditions: str,
                 runs: str | None, noise: str) -> None:
-    """RDM of a beta-series NIfTI (trial table beside it): rdm.tsv, rdm.png, mds.png."""
+    """RDM of a beta-series NIfTI (trial table beside it) or of one subject of --dataset:
+    rdm.tsv, rdm.png, mds.png."""
     from neurodecode.rsa import calc_rdm, noise_precision
     from neurodecode.rsa.plots import plot_mds, plot_rdms
 
     try:
-        data = _betas(betas, mask, betas.name.split("_")[0])
+        data = _betas(betas, mask, dataset, subject)
         precision = None if noise == "none" else noise_precision(data, conditions, noise)
         rdm = calc_rdm(data, method, conditions=conditions, runs=runs, noise=precision)
     except DataError as err:
@@ -96,7 +120,9 @@ def compare_command(rdm_a: Path, rdm_b: Path, method: str, transform: str) -> No
 
 
 @rsa.command("identify")
-@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("folder", required=False,
+                type=click.Path(exists=True, file_okay=False, path_type=Path))
+@DATASET
 @OUT
 @click.option("--method", default="crossnobis", show_default=True,
               type=click.Choice(["euclidean", "correlation", "crossnobis"]))
@@ -106,19 +132,22 @@ def compare_command(rdm_a: Path, rdm_b: Path, method: str, transform: str) -> No
 @click.option("--bootstrap", "n_bootstrap", type=click.IntRange(min=0), default=200,
               show_default=True, help="Bootstrap samples over subjects and stimuli (0: none).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def identify_command(folder: Path, out: Path, method: str, transforms: tuple[str, ...],
-                     n_bootstrap: int, seed: int) -> None:
-    """Leave-one-subject-out region identification on a `neurodecode synth synthetic-rsa`
-    folder, for several RDM transforms: identification.json."""
+def identify_command(folder: Path | None, dataset: str | None, out: Path, method: str,
+                     transforms: tuple[str, ...], n_bootstrap: int, seed: int) -> None:
+    """Leave-one-subject-out region identification, for several RDM transforms:
+    identification.json. FOLDER or --dataset: any dataset whose trials have ``region`` and
+    ``condition`` metadata (e.g. `neurodecode synth synthetic-rsa`, or your own folder)."""
     import numpy as np
 
-    from neurodecode import synth
     from neurodecode._files import write_json
+    from neurodecode.datasets import open_dataset
     from neurodecode.rsa.identify import identification_bootstrap
     from neurodecode.rsa.rdm import calc_rdms
 
     try:
-        world = synth.read("synthetic-rsa", folder)
+        if (folder is None) == (dataset is None):
+            raise click.UsageError("give either FOLDER or --dataset")
+        world = open_dataset(folder if dataset is None else dataset)
         rdms = calc_rdms(world.subjects, method, by="region", conditions="condition")
         boot = identification_bootstrap(rdms, {t: t for t in transforms},
                                         n_bootstrap=max(n_bootstrap, 1), seed=seed)
@@ -150,8 +179,11 @@ def model_keys(models: tuple[Path, ...]) -> dict[str, Path]:
 
 
 @rsa.command("searchlight")
-@click.argument("betas", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mask", required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("betas", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--mask", type=click.Path(exists=True, path_type=Path))
+@DATASET
+@SUBJECT
 @click.option("--model", "models", multiple=True, required=True,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Model RDM table (square TSV over the sorted conditions); repeatable.")
@@ -162,15 +194,17 @@ def model_keys(models: tuple[Path, ...]) -> dict[str, Path]:
 @click.option("--comparison", default="spearman", show_default=True)
 @click.option("--conditions", default="condition", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def searchlight_command(betas: Path, mask: Path, models: tuple[Path, ...], out: Path,
+def searchlight_command(betas: Path | None, mask: Path | None, dataset: str | None,
+                        subject: str | None, models: tuple[Path, ...], out: Path,
                         radius: float, method: str, comparison: str, conditions: str,
                         quiet: bool) -> None:
-    """Searchlight RSA of a beta-series NIfTI: one map per model (<model>_map.nii.gz)."""
+    """Searchlight RSA of a beta-series NIfTI (or one fMRI subject of --dataset with a voxel
+    grid): one map per model (<model>_map.nii.gz)."""
     from neurodecode._files import atomic_path
     from neurodecode.rsa.searchlight import searchlight
 
     try:
-        data = _betas(betas, mask, betas.name.split("_")[0])
+        data = _betas(betas, mask, dataset, subject)
         maps = searchlight(data, {k: _read_rdm(m).dissimilarities
                                   for k, m in model_keys(models).items()},
                            radius=radius, method=method, comparison=comparison,

@@ -15,8 +15,12 @@ import click
               required=True, help="Checkpoint folder (model.safetensors, config.json, logs).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
+@click.option("--dataset", default=None, help="Override data.dataset: a dataset name "
+              "(`neurodecode data list`) or a folder (`neurodecode data check PATH`).")
+@click.option("--subjects", default=None, help="Override data.subjects, comma-separated "
+              "(e.g. 1,2).")
 @click.option("--quiet", is_flag=True)
-def train(config, out_dir, resume, epochs, quiet):
+def train(config, out_dir, resume, epochs, dataset, subjects, quiet):
     """Train a cross-subject decoder (HF accelerate: `accelerate launch` runs it on many
     processes or GPUs)."""
     from neurodecode.training.experiment import fit, load_config
@@ -24,6 +28,7 @@ def train(config, out_dir, resume, epochs, quiet):
     cfg = load_config(config)
     if epochs is not None:
         cfg.train.epochs = epochs
+    _override_data(cfg, dataset, subjects)
     fit(cfg, out_dir=out_dir, quiet=quiet, resume=resume)
     from accelerate import PartialState
 
@@ -35,6 +40,17 @@ def train(config, out_dir, resume, epochs, quiet):
                    f"{row['top1_backward']:.3f} backward (set of {row['set_size']}, "
                    f"{row['space']}); two-way {row['two_way']:.3f}")
     click.echo(f"wrote {out_dir}")
+
+
+def _override_data(cfg, dataset: str | None, subjects: str | None) -> None:
+    """``--dataset`` / ``--subjects`` replace the config's data section entries (a new
+    dataset drops the config's world parameters and, unless given, its subject list)."""
+    if dataset is not None:
+        cfg.data["dataset"] = dataset
+        cfg.data.pop("params", None)
+        cfg.data.pop("subjects", None)
+    if subjects is not None:
+        cfg.data["subjects"] = [s.strip() for s in subjects.split(",") if s.strip()]
 
 
 @click.command()

@@ -448,8 +448,10 @@ class StimulusSet:
     ----------
     ids : array, shape (n_stimuli,)
         Unique identifiers, matched against :attr:`TrialData.stimulus_ids`.
-    images : array (n_stimuli, H, W, 3) uint8, or list of paths, optional
-        Paths are read on access with Pillow.
+    images : array (n_stimuli, H, W, 3) uint8, list of paths, or a lazy store, optional
+        Paths are read on access with Pillow; a lazy store (an object with ``read(positions)``
+        and ``subset(positions)``, e.g. :class:`neurodecode.data.nsd.HDF5Images`) reads only
+        the images asked for.
     captions : list of str, optional
     attributes : DataFrame, optional
         Per-stimulus content (for synthetic worlds: shape, colour, position...).
@@ -508,6 +510,8 @@ class StimulusSet:
         pos = np.arange(len(self)) if ids is None else self.index_of(ids)
         if isinstance(self.images, np.ndarray):
             return self.images[pos]
+        if hasattr(self.images, "read"):  # a lazy image store (e.g. NSD's nsd_stimuli.hdf5)
+            return self.images.read(pos)
         return np.stack([_read_image(self.images[i]) for i in pos])
 
     def get_captions(self, ids: Sequence | np.ndarray | None = None) -> list[str]:
@@ -520,11 +524,12 @@ class StimulusSet:
         pos = self.index_of(ids)
         images = None
         if self.images is not None:
-            images = (
-                self.images[pos]
-                if isinstance(self.images, np.ndarray)
-                else [self.images[i] for i in pos]
-            )
+            if isinstance(self.images, np.ndarray):
+                images = self.images[pos]
+            elif hasattr(self.images, "subset"):  # lazy store: a smaller view, nothing read
+                images = self.images.subset(pos)
+            else:
+                images = [self.images[i] for i in pos]
         return StimulusSet(
             ids=self.ids[pos],
             images=images,

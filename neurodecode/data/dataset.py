@@ -52,8 +52,18 @@ class Dataset(Mapping[str, TrialData]):
         self.subjects = {str(k): v for k, v in self.subjects.items()}
 
     # ------------------------------------------------------------------ mapping
-    def __getitem__(self, subject: str | int) -> TrialData:
+    def _key(self, subject: str | int) -> str:
+        """``subject`` as a key of :attr:`subjects`; numbers match zero-padded names
+        (``2`` finds ``"02"``)."""
         key = str(subject)
+        if key not in self.subjects and key.isdigit():
+            same = [k for k in self.subjects if k.isdigit() and int(k) == int(key)]
+            if len(same) == 1:
+                return same[0]
+        return key
+
+    def __getitem__(self, subject: str | int) -> TrialData:
+        key = self._key(subject)
         if key not in self.subjects:
             raise DataError(
                 f"{self.name}: unknown subject {key!r}; available: {list(self.subjects)}"
@@ -104,7 +114,7 @@ class Dataset(Mapping[str, TrialData]):
         """The same dataset restricted to ``subjects`` (in that order); None keeps all."""
         if subjects is None:
             return self
-        wanted = [str(s) for s in subjects]
+        wanted = [self._key(s) for s in subjects]
         missing = [s for s in wanted if s not in self.subjects]
         if missing:
             raise DataError(

@@ -344,7 +344,7 @@ def _open_dataset(path: Path, subject: str) -> tuple[tuple, float]:
         raise DataError(
             f"{path}: /{DATASET} must be (trials, voxels) or (trials, Z, Y, X), found {shape}"
         )
-    if owner is not None and str(owner) != str(subject):
+    if owner is not None and subject is not None and str(owner) != str(subject):
         raise DataError(f"{path}: holds subject {owner!r}, not {subject!r}")
     return shape, scale
 
@@ -497,3 +497,326 @@ def load_nsd_betas(
         info=fmri_info(roi, mask_img.affine),
         **split_trial_table(table),
     )
+
+
+# ---------------------------------------------------------------------------- NSD's layout
+#: Paths of NSD's release (Allen et al. 2022; the AWS bucket ``natural-scenes-dataset``).
+NSD_EXPDESIGN = "nsddata/experiments/nsd/nsd_expdesign.mat"
+NSD_STIMULI = "nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5"
+NSD_BETAS = "nsddata_betas/ppdata/subj{subject:02d}/{space}/{betas}"
+NSD_ROI = "nsddata/ppdata/subj{subject:02d}/{space}/roi/{roi}.nii.gz"
+NSD_SHARED = 1000  # the first 1000 of each subject's 10,000 images are the shared ones
+
+
+def is_nsd_layout(root: str | os.PathLike) -> bool:
+    """True when ``root`` holds NSD's experiment design file at its published path."""
+    return (Path(root) / NSD_EXPDESIGN).is_file()
+
+
+def read_nsd_expdesign(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``nsd_expdesign.mat``: ``masterordering`` (30,000 trials → image 1..10,000),
+    ``subjectim`` (8 x 10,000 subject images → 73k ids, 1-based) and ``sharedix`` (the
+    shared 1000 73k ids), as integer arrays."""
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: NSD experiment design file not found")
+    try:
+        mat = loadmat(path)
+    except Exception as err:  # scipy raises several types for unreadable files
+        raise DataError(f"{path}: not a readable MATLAB file ({err})") from None
+    missing = [k for k in ("masterordering", "subjectim", "sharedix") if k not in mat]
+    if missing:
+        raise DataError(f"{path}: lacks {missing}; is this NSD's nsd_expdesign.mat?")
+    return {k: np.asarray(mat[k]).astype(np.int64) for k in ("masterordering", "subjectim",
+                                                               "sharedix")}
+
+
+def nsd_trial_table(design: dict[str, np.ndarray], subject: int, sessions: Sequence[int],
+                    trials_per_session: int = TRIALS_PER_SESSION) -> pd.DataFrame:
+    """One row per trial of ``sessions``: session, trial (1-based), stimulus_id (73k id,
+    1-based as NSD's ``73KID``), repetition (0-based, counted over *all* sessions in
+    presentation order) and split (``test`` for the shared 1000 images)."""
+    order = design["masterordering"].ravel()
+    subjectim = design["subjectim"]
+    if not 1 <= subject <= subjectim.shape[0]:
+        raise DataError(f"NSD subject {subject} not in 1..{subjectim.shape[0]}")
+    ids = subjectim[subject - 1, order - 1]
+    shared = set(design["sharedix"].ravel().tolist())
+    seen: dict[int, int] = {}
+    repetition = np.empty(len(ids), dtype=int)
+    for t, i in enumerate(ids.tolist()):
+        repetition[t] = seen.get(i, 0)
+        seen[i] = repetition[t] + 1
+    rows = []
+    for s in sessions:
+        lo, hi = (s - 1) * trials_per_session, s * trials_per_session
+        if hi > len(ids):
+            raise DataError(f"NSD session {s}: the design lists only {len(ids)} trials")
+        for t in range(lo, hi):
+            rows.append((s, t - lo + 1, int(ids[t]), int(repetition[t]),
+                         "test" if int(ids[t]) in shared else "train"))
+    return pd.DataFrame(rows, columns=["session", "trial", "stimulus_id", "repetition", "split"])
+
+
+class HDF5Images:
+    """Lazy images of ``nsd_stimuli.hdf5`` (``/imgBrick``, (73000, 425, 425, 3) uint8).
+
+    ``rows`` are positions in the brick; indexing reads only those images.
+    """
+
+    def __init__(self, path: str | os.PathLike, rows: np.ndarray, dataset: str = "imgBrick"):
+        self.path, self.rows, self.dataset = Path(path), np.asarray(rows, dtype=int), dataset
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.read([i])[0]
+
+    def subset(self, pos) -> HDF5Images:
+        return HDF5Images(self.path, self.rows[np.asarray(pos, dtype=int)], self.dataset)
+
+    def read(self, pos) -> np.ndarray:
+        """Images at positions ``pos`` as uint8 (n, H, W, 3), read in sorted order."""
+        import h5py
+
+        rows = self.rows[np.asarray(pos, dtype=int)]
+        unique, inverse = np.unique(rows, return_inverse=True)
+        try:
+            with h5py.File(self.path, "r") as handle:
+                if self.dataset not in handle:
+                    raise DataError(f"{self.path}: no '/{self.dataset}'; found {list(handle)}")
+                block = handle[self.dataset][unique.tolist()]
+        except OSError as err:
+            raise DataError(f"{self.path}: not a readable HDF5 file ({err})") from None
+        return np.asarray(block, dtype=np.uint8)[inverse]
+
+
+class NiftiBetas:
+    """Lazy ``(n_trials, n_voxels)`` float32 view of NSD's NIfTI session betas
+    (``betas_sessionNN.nii.gz``, X x Y x Z x 750 int16 = percent signal change x 300).
+
+    Rows are read one volume at a time in increasing order (a compressed file is decompressed
+    once, forward), so memory holds one volume plus the selected rows' ROI voxels.
+    """
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, files, counts, mask: np.ndarray, rows=None, scale: float = SCALE):
+        self.files = tuple(str(f) for f in files)
+        self.counts = np.asarray(counts, dtype=int)
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)])
+        self.rows = np.arange(self.offsets[-1]) if rows is None else np.asarray(rows, int)
+        self.mask = np.asarray(mask, dtype=bool)
+        self.scale = scale
+        self.shape = (len(self.rows), int(self.mask.sum()))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def take(self, index) -> NiftiBetas:
+        return NiftiBetas(self.files, self.counts, self.mask, self.rows[index], self.scale)
+
+    def __getitem__(self, key) -> np.ndarray:
+        cols = slice(None)
+        if isinstance(key, tuple):
+            key, cols = key[0], key[1] if len(key) > 1 else slice(None)
+        rows = self.rows[key]
+        out = self._read(np.atleast_1d(rows))[:, cols]
+        return out[0] if np.ndim(rows) == 0 else out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._read(self.rows)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        import nibabel as nib
+
+        out = np.empty((len(rows), self.shape[1]), dtype=np.float32)
+        which = np.searchsorted(self.offsets, rows, side="right") - 1
+        for f in np.unique(which):
+            dest = np.flatnonzero(which == f)
+            local = rows[dest] - self.offsets[f]
+            order = np.argsort(local, kind="stable")
+            t = -1
+            try:
+                img = nib.load(self.files[f], keep_file_open=True)
+                for d, t in zip(dest[order], local[order], strict=True):
+                    vol = np.asarray(img.dataobj[..., int(t)])
+                    out[d] = vol[self.mask].astype(np.float32) / np.float32(self.scale)
+            except DataError:
+                raise
+            except Exception as err:  # nibabel/gzip raise several types on cut files
+                raise DataError(
+                    f"{self.files[f]}: cannot read (volume {int(t)}; {type(err).__name__}: "
+                    f"{err}); the file may be truncated"
+                ) from None
+        return out
+
+
+def _nsd_roi(root: Path, subject: int, space: str, roi: str | os.PathLike | None):
+    import nibabel as nib
+
+    if roi is None:
+        return None
+    path = Path(roi) if Path(str(roi)).suffix else root / NSD_ROI.format(
+        subject=subject, space=space, roi=roi)
+    img, values, name = _load_mask_values(path)
+    # NSD ROI files: -1 outside the brain, 0 outside the ROI, 1.. inside (labels)
+    mask = values > 0
+    if not mask.any():
+        raise DataError(f"{name}: ROI selects no voxels (values > 0)")
+    return nib.Nifti1Image(mask.astype(np.uint8), img.affine)
+
+
+def _load_mask_values(path: Path):
+    from neurodecode.data.fmri import _load_img
+
+    img, name = _load_img(path, "ROI", 3)
+    return img, np.asarray(img.dataobj), name
+
+
+def load_nsd_subject(
+    root: str | os.PathLike,
+    subject: int | str,
+    sessions: Sequence[int] | None = None,
+    roi: str | os.PathLike | None = "nsdgeneral",
+    space: str = "func1pt8mm",
+    betas: str = "betas_fithrf_GLMdenoise_RR",
+    design: dict | None = None,
+) -> TrialData:
+    """One subject of NSD as released (``root`` is the folder holding ``nsddata/``,
+    ``nsddata_betas/`` and ``nsddata_stimuli/``).
+
+    Betas come from ``nsddata_betas/ppdata/subjNN/<space>/<betas>/betas_sessionNN.hdf5`` (or
+    ``.nii.gz`` when no HDF5 is there), masked by the ROI
+    ``nsddata/ppdata/subjNN/<space>/roi/<roi>.nii.gz`` (values > 0; a path also works); the
+    trial table comes from ``nsd_expdesign.mat`` (stimulus_id = 73k id, 1-based; split test =
+    the shared 1000; repetition counted over all sessions). ``X`` is lazy: nothing is read
+    until rows are indexed, and only the ROI's voxels of those rows are kept.
+    """
+    root = Path(root)
+    s = int(str(subject).removeprefix("subj").removeprefix("sub-"))
+    design = design or read_nsd_expdesign(root / NSD_EXPDESIGN)
+    folder = root / NSD_BETAS.format(subject=s, space=space, betas=betas)
+    if not folder.is_dir():
+        raise DataError(f"{folder}: NSD betas folder of subject {s} not found")
+    h5 = {int(m.group(1)): p for p in folder.glob("betas_session*.hdf5")
+          if (m := _SESSION_FILE.search(p.name))}
+    nii = {int(m.group(1)): p for p in folder.glob("betas_session*.nii*")
+           if (m := re.search(r"betas_session(\d+)\.nii(\.gz)?$", p.name))}
+    found = h5 or nii
+    if not found:
+        raise DataError(f"{folder}: no betas_sessionNN.hdf5 or .nii.gz files")
+    wanted = sorted(found) if sessions is None else sorted(int(x) for x in sessions)
+    missing = [x for x in wanted if x not in found]
+    if missing:
+        raise DataError(f"{folder}: no files for session(s) {missing}; found {sorted(found)}")
+    per_session = _session_length(found[wanted[0]])  # 750 in NSD; smaller test folders
+    table = nsd_trial_table(design, s, wanted, per_session)
+    roi_img = _nsd_roi(root, s, space, roi)
+    if h5:
+        return load_nsd_betas([found[x] for x in wanted], subject=str(s), mask=roi_img,
+                              trial_table=table)
+    import nibabel as nib
+
+    first = nib.load(found[wanted[0]])
+    if roi_img is None:
+        raise DataError(f"{folder}: NIfTI betas need an ROI (roi='nsdgeneral' or a path)")
+    _check_grid(roi_img, f"ROI {roi}", first.slicer[..., 0], str(found[wanted[0]]))
+    counts = []
+    for x in wanted:
+        shape = nib.load(found[x]).shape
+        if len(shape) != 4 or shape[:3] != first.shape[:3]:
+            raise DataError(f"{found[x]}: betas must be X x Y x Z x trials like "
+                            f"{found[wanted[0]]}, found {shape}")
+        if shape[3] != (table["session"] == x).sum():
+            raise DataError(f"{found[x]}: {shape[3]} volumes, the design lists "
+                            f"{int((table['session'] == x).sum())} trials for session {x}")
+        counts.append(shape[3])
+    mask = np.asarray(roi_img.dataobj) > 0
+    X = NiftiBetas([found[x] for x in wanted], counts, mask)
+    return TrialData(X=X, subject=str(s), modality="fmri", info=fmri_info(mask, roi_img.affine),
+                     **split_trial_table(table))
+
+
+def _session_length(path: Path) -> int:
+    """Trials in one session file (HDF5 ``/betas`` rows or the NIfTI's 4th axis)."""
+    if path.suffix == ".hdf5":
+        return int(_open_dataset(path, subject=None)[0][0])
+    import nibabel as nib
+
+    try:
+        shape = nib.load(path).shape
+    except Exception as err:  # nibabel raises several types for unreadable files
+        raise DataError(f"{path}: cannot read as NIfTI ({err})") from None
+    if len(shape) != 4:
+        raise DataError(f"{path}: NSD betas must be 4-D (X, Y, Z, trials), found {shape}")
+    return int(shape[3])
+
+
+def nsd_stimuli(root: str | os.PathLike, ids: np.ndarray):
+    """A :class:`StimulusSet` of the 73k ids ``ids`` (1-based) whose images are read lazily
+    from ``nsd_stimuli.hdf5`` (row = id - 1)."""
+    from neurodecode.data.containers import StimulusSet
+
+    path = Path(root) / NSD_STIMULI
+    if not path.exists():
+        raise DataError(f"{path}: NSD stimuli file not found (images are needed for targets)")
+    ids = np.unique(np.asarray(ids, dtype=int))
+    return StimulusSet(ids=ids, images=HDF5Images(path, ids - 1))
+
+
+def write_nsd_layout(root: str | os.PathLike, betas: dict[int, list[np.ndarray]],
+                     affine: np.ndarray, roi: np.ndarray, images: np.ndarray,
+                     masterordering: np.ndarray, subjectim: np.ndarray, sharedix: np.ndarray,
+                     fmt: str = "hdf5", space: str = "func1pt8mm",
+                     name: str = "betas_fithrf_GLMdenoise_RR") -> list[Path]:
+    """Write a (small) folder in NSD's published layout: per subject and session
+    ``betas_sessionNN.hdf5`` (``/betas`` int16 trials x Z x Y x X as MATLAB writes it) or
+    ``.nii.gz`` (X x Y x Z x trials), the ``nsdgeneral`` ROI, ``nsd_expdesign.mat`` and
+    ``nsd_stimuli.hdf5`` (``/imgBrick`` n x H x W x 3 uint8). For tests and demos.
+
+    ``betas[subject]`` lists one float array (X, Y, Z, trials) per session, in percent
+    signal change (stored x 300).
+    """
+    import h5py
+    import nibabel as nib
+    from scipy.io import savemat
+
+    root = Path(root)
+    paths = []
+    for s, sessions in betas.items():
+        folder = root / NSD_BETAS.format(subject=s, space=space, betas=name)
+        folder.mkdir(parents=True, exist_ok=True)
+        for k, vol in enumerate(sessions, start=1):
+            data = np.rint(np.asarray(vol) * SCALE).astype(np.int16)
+            if fmt == "hdf5":
+                path = folder / session_file(k)
+                with atomic_path(path) as tmp, h5py.File(tmp, "w") as handle:
+                    handle.create_dataset(DATASET, data=np.transpose(data, (3, 2, 1, 0)))
+            else:
+                path = folder / f"betas_session{k:02d}.nii.gz"
+                with atomic_path(path) as tmp:
+                    nib.save(nib.Nifti1Image(data, affine), tmp)
+            paths.append(path)
+        roi_path = root / NSD_ROI.format(subject=s, space=space, roi="nsdgeneral")
+        roi_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(roi_path) as tmp:
+            nib.save(nib.Nifti1Image(np.asarray(roi, dtype=np.int16), affine), tmp)
+        paths.append(roi_path)
+    design = root / NSD_EXPDESIGN
+    design.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(design) as tmp, open(tmp, "wb") as fh:
+        savemat(fh, {"masterordering": np.atleast_2d(masterordering).astype(float),
+                     "subjectim": np.asarray(subjectim, dtype=float),
+                     "sharedix": np.atleast_2d(sharedix).astype(float)})
+    stim = root / NSD_STIMULI
+    stim.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(stim) as tmp, h5py.File(tmp, "w") as handle:
+        handle.create_dataset("imgBrick", data=np.asarray(images, dtype=np.uint8),
+                              chunks=(1, *images.shape[1:]))
+    return [*paths, design, stim]

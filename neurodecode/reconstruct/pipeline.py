@@ -258,16 +258,13 @@ def run_reconstruction(
     cfg = load_config(config or default_config_path(modality))
     check_writable_dir(out_dir, "--out")  # before the work, not after it
     say = _stages(quiet)
-    if dataset == "nsd":
-        raise DataError(
-            "NSD is read from its HDF5 betas: convert with neurodecode.data.load_nsd_betas "
-            "and pass the folder as --dataset PATH (see `neurodecode data show NSD`)")
     if dataset != "synthetic-vision" or modality == "meg":
         if modality == "meg" and dataset != "synthetic-vision":
             raise DataError("MEG reconstruction runs on synthetic-meg-vision; for your own MEG "
                             "data use the Python API (TrialData.to_vectors + the decoder)")
-        if modality == "fmri":
+        if modality == "fmri" and str(dataset) != cfg.data.get("dataset"):
             cfg.data["dataset"] = str(dataset)
+            cfg.data.pop("params", None)  # the config's world parameters are not this data's
     if str(subject) not in [str(s) for s in cfg.data.get("subjects", [subject])]:
         cfg.data["subjects"] = [*cfg.data.get("subjects", []), str(subject)]
     subject = str(subject)

@@ -144,27 +144,23 @@ def prepare_data(subjects: dict[str, TrialData], stimuli: StimulusSet, spaces: l
 
 
 def load_dataset(data_cfg: dict):
-    """``(subjects, stimuli)`` for a data section: a synthetic world name or a folder."""
-    from neurodecode import synth
+    """``(subjects, stimuli)`` for a data section, opened through the one front door
+    :func:`neurodecode.datasets.open_dataset`: a card name (a synthetic world such as
+    ``synthetic-vision``, or a real dataset with ``params: {path: ...}``) or a folder (a world
+    written by ``neurodecode synth``, NSD's layout, the bring-your-own format)."""
+    from neurodecode.datasets import open_dataset
 
     name = data_cfg.get("dataset", "synthetic-vision")
     params = dict(data_cfg.get("params") or {})
-    if name in synth.WORLDS:
-        world = synth.make(name, **params)
-    elif Path(name).is_dir():
-        world = synth.read("synthetic-vision", name)
-    else:
-        raise DataError(f"unknown dataset {name!r}: give a synthetic world "
-                        f"({', '.join(sorted(synth.WORLDS))}) or a folder written by "
-                        "`neurodecode synth synthetic-vision`")
-    wanted = [str(s) for s in data_cfg.get("subjects") or world.subjects]
-    missing = sorted(set(wanted) - set(world.subjects))
-    if missing:
-        raise DataError(f"subjects {missing} not in {name}; available {list(world.subjects)}")
-    subjects = {s: world.subjects[s] for s in wanted}
+    wanted = data_cfg.get("subjects")
+    dataset = open_dataset(name, subjects=[str(s) for s in wanted] if wanted else None,
+                           **params)
+    if dataset.stimuli is None:
+        raise DataError(f"{name}: has no stimuli (images); decoders are trained towards "
+                        "features of the images shown (add stimuli/ to the folder)")
     bin_s = float(data_cfg.get("bin_s", 0.025))
     return {s: d.to_vectors(bin_s) if d.is_timeseries else d
-            for s, d in subjects.items()}, world.stimuli
+            for s, d in dataset.subjects.items()}, dataset.stimuli
 
 
 def build_decoder(cfg: ExperimentConfig, prepared: PreparedData,

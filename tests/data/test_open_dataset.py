@@ -1,0 +1,184 @@
+"""open_dataset: one front door. Synthetic worlds by name, folders by layout (NSD as released,
+the bring-your-own format, world folders), cards' loaders through an allow-list, one Dataset
+type; every value checked against what was written."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from layouts import AFFINE, own_dataset, write_nsd
+
+from neurodecode.data import DataError, Dataset
+from neurodecode.data.folder import check_trial_folder, write_trial_folder
+from neurodecode.data.nsd import SCALE, read_nsd_expdesign
+from neurodecode.datasets import OPENERS, detect_layout, open_dataset
+
+
+# ------------------------------------------------------------------------------- worlds
+def test_synthetic_world_is_a_dataset_with_card_and_truth():
+    ds = open_dataset("synthetic-rsa", seed=0)
+    assert isinstance(ds, Dataset) and ds.is_synthetic and ds.truth
+    assert ds.card["name"] == "synthetic-rsa" and ds.source is None
+    again = open_dataset("Synthetic-RSA", subjects=[2], seed=0)  # card names ignore case
+    assert list(again) == ["02"]
+    np.testing.assert_array_equal(np.asarray(again[2].X), np.asarray(ds["02"].X))
+
+
+def test_world_folder_reads_back_what_make_built(tmp_path):
+    from neurodecode import synth
+
+    synth.write("synthetic-rsa", tmp_path / "w", seed=1)
+    ds = open_dataset(tmp_path / "w")
+    built = synth.make("synthetic-rsa", seed=1)
+    assert ds.source == str(tmp_path / "w") and ds.card["name"] == "synthetic-rsa"
+    np.testing.assert_allclose(np.asarray(ds[1].X), np.asarray(built[1].X),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_names_and_layouts_say_what_is_known(tmp_path):
+    with pytest.raises(DataError, match="unknown dataset 'nope'; known datasets: .*NSD"):
+        open_dataset("nope")
+    (tmp_path / "x").mkdir()
+    with pytest.raises(DataError, match="not a layout neurodecode knows.*dataset.yaml"):
+        open_dataset(tmp_path / "x")
+    with pytest.raises(DataError, match="NSD is not downloaded by neurodecode.*path="):
+        open_dataset("nsd")
+    with pytest.raises(DataError, match=r"subjects \['9'\] not found"):
+        open_dataset("synthetic-rsa", subjects=[9])
+
+
+def test_card_loader_must_be_on_the_allow_list(monkeypatch):
+    from neurodecode import datasets
+    from neurodecode.data import cards
+
+    card = dict(cards.get_card("synthetic-rsa"), loader="os.system")
+    monkeypatch.setattr(cards, "get_card", lambda name, directory=None: card)
+    with pytest.raises(DataError, match="'os.system' is not on the allow-list"):
+        datasets.open_dataset("synthetic-rsa")
+    # every card in the repository names an allowed loader
+    assert {c["loader"] for c in cards.list_cards()} <= set(OPENERS)
+
+
+# ------------------------------------------------------------------------------- NSD
+@pytest.mark.parametrize("fmt", ["hdf5", "nifti"])
+def test_nsd_layout_betas_design_rois_and_lazy_images(tmp_path, fmt):
+    world = write_nsd(tmp_path / "nsd", fmt=fmt)
+    assert detect_layout(tmp_path / "nsd") == "nsd"
+    ds = open_dataset(tmp_path / "nsd")
+    assert ds.card["name"] == "NSD" and list(ds) == ["1"]
+    sub = ds["1"]
+    roi = world["roi"] > 0
+    assert sub.n_features == int(roi.sum()) == 12  # -1 (outside the brain) is not the ROI
+    expected = np.rint(world["vols"] * SCALE)[roi].T / SCALE  # (trials, voxels), int16 / 300
+    np.testing.assert_allclose(np.asarray(sub.X), expected, atol=1e-6)
+    # trial table from nsd_expdesign.mat: 73k ids, shared-1000 split, repetitions
+    np.testing.assert_array_equal(sub.stimulus_ids, world["ids"])
+    shared = set(world["sharedix"].tolist())
+    assert (sub.metadata["split"] == "test").sum() == 30  # 10 shared images x 3
+    assert all((s == "test") == (i in shared) for s, i in zip(sub.metadata["split"],
+                                                             sub.stimulus_ids, strict=True))
+    for i in shared:
+        assert sorted(sub.metadata["repetition"][sub.stimulus_ids == i]) == [0, 1, 2]
+    assert list(sub.metadata["session"].unique()) == [1, 2]
+    np.testing.assert_allclose(sub.info["affine"], AFFINE)
+    # stimuli: only what this subject saw, read lazily from nsd_stimuli.hdf5 (row = id - 1)
+    assert len(ds.stimuli) == 40 and not isinstance(ds.stimuli.images, np.ndarray)
+    pick = sub.stimulus_ids[[5, 0, 5]]
+    np.testing.assert_array_equal(ds.stimuli.get_images(pick), world["images"][pick - 1])
+    small = ds.stimuli.subset(pick[:2])
+    np.testing.assert_array_equal(small.get_images(), world["images"][pick[:2] - 1])
+
+
+def test_nsd_reads_only_the_selected_sessions_and_rows(tmp_path):
+    world = write_nsd(tmp_path / "nsd", fmt="nifti")
+    folder = next((tmp_path / "nsd").rglob("betas_fithrf_GLMdenoise_RR"))
+    session1 = folder / "betas_session01.nii.gz"
+    ds = open_dataset(tmp_path / "nsd", sessions=[2])
+    sub = ds["1"]
+    assert sub.n_trials == 30 and set(sub.metadata["session"]) == {2}
+    session1.write_bytes(b"not a NIfTI any more")  # never opened: session 2 only
+    rows = sub.select([3, 1]).X
+    expected = np.rint(world["vols"][..., 30:] * SCALE)[world["roi"] > 0].T / SCALE
+    np.testing.assert_allclose(rows, expected[[3, 1]], atol=1e-6)
+    # a cut session file is named when its rows are read
+    session2 = folder / "betas_session02.nii.gz"
+    session2.write_bytes(session2.read_bytes()[:300])
+    with pytest.raises(DataError, match="betas_session02.nii.gz"):
+        np.asarray(sub.X)
+
+
+def test_nsd_expdesign_is_a_matlab_file_with_the_three_variables(tmp_path):
+    world = write_nsd(tmp_path / "nsd")
+    design = read_nsd_expdesign(tmp_path / "nsd/nsddata/experiments/nsd/nsd_expdesign.mat")
+    np.testing.assert_array_equal(design["masterordering"].ravel(), world["masterordering"])
+    np.testing.assert_array_equal(design["subjectim"], world["subjectim"])
+    (tmp_path / "bad.mat").write_bytes(b"MATLAB 5.0 MAT-file, truncated")
+    with pytest.raises(DataError, match="bad.mat"):
+        read_nsd_expdesign(tmp_path / "bad.mat")
+
+
+# ------------------------------------------------------------------------------- own format
+@pytest.mark.parametrize("modality", ["fmri", "eeg", "fc"])
+def test_own_folder_round_trip(tmp_path, modality):
+    original = own_dataset(modality)
+    write_trial_folder(original, tmp_path / "mine")
+    assert check_trial_folder(tmp_path / "mine") == []
+    ds = open_dataset(tmp_path / "mine")
+    assert ds.name == original.name and list(ds) == list(original)
+    for s, d in original.items():
+        got = ds[s]
+        assert got.modality == d.modality
+        np.testing.assert_allclose(np.asarray(got.X), np.asarray(d.X), rtol=1e-6, atol=1e-12)
+        if d.y is not None:
+            assert list(got.y) == list(d.y)
+        if d.stimulus_ids is not None:
+            np.testing.assert_array_equal(got.stimulus_ids, d.stimulus_ids)
+        for col in d.metadata:
+            assert list(got.metadata[col]) == list(d.metadata[col]), col
+    if original.stimuli is not None:
+        np.testing.assert_array_equal(ds.stimuli.get_images(), original.stimuli.get_images())
+        assert ds.stimuli.captions == original.stimuli.captions
+
+
+def test_check_lists_every_problem(tmp_path):
+    write_trial_folder(own_dataset("fmri"), tmp_path / "mine")
+    root = tmp_path / "mine"
+    (root / "sub-1" / "trials.tsv").write_text(
+        (root / "sub-1" / "trials.tsv").read_text().replace("\ttest\t", "\tvalidation\t", 1))
+    (root / "sub-2" / "betas.npy").unlink()
+    np.save(root / "sub-2" / "betas.npy", np.zeros((3, 30), np.float32))
+    (next((root / "stimuli").glob("*.png"))).unlink()
+    problems = check_trial_folder(root)
+    text = "\n".join(problems)
+    assert "split must be train or test, found ['validation']" in text
+    assert "sub-2/trials.tsv: 30 trial rows for 3 trials in betas.npy" in text
+    assert "1 image files listed in stimuli.tsv are missing" in text
+    with pytest.raises(DataError, match="not a valid neurodecode data folder"):
+        open_dataset(root)
+    shutil.rmtree(root / "sub-1")
+    (root / "sub-1").mkdir()
+    assert any("needs exactly one data file" in p for p in check_trial_folder(root))
+
+
+def test_writer_refuses_to_overwrite(tmp_path):
+    write_trial_folder(own_dataset("fmri", n_subjects=1), tmp_path / "mine")
+    with pytest.raises(DataError, match="already holds a data folder"):
+        write_trial_folder(own_dataset("fmri", n_subjects=1), tmp_path / "mine")
+
+
+def test_real_fif_to_own_folder_keeps_mne_info(mne_sample_dir, tmp_path):
+    from neurodecode.data.sensors import load_raw_epochs
+
+    events = np.array([[12960, 0, 1], [13100, 0, 3]])
+    td = load_raw_epochs(mne_sample_dir / "sample_audvis_trunc_raw_sss.fif", "sample",
+                         events=events, event_id={"a": 1, "v": 3}, tmin=-0.1, tmax=0.2)
+    write_trial_folder(Dataset("sample", {"sample": td}), tmp_path / "meg")
+    back = open_dataset(tmp_path / "meg")["sample"]
+    ref = td.to_epochs().info
+    got = back.to_epochs().info
+    assert got["dev_head_t"] is not None and len(got["dig"]) == len(ref["dig"])
+    np.testing.assert_allclose(np.array([c["loc"] for c in got["chs"]]),
+                               np.array([c["loc"] for c in ref["chs"]]))
+    assert list(back.y) == ["a", "v"]
