@@ -6,8 +6,11 @@ requested events and band-pass filtered with the paradigm's band (MOABB's defaul
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -154,6 +157,66 @@ def _check_events(name: str, events: list[str] | None, available: list[str]) -> 
     return list(dict.fromkeys(events))
 
 
+def downloads_allowed() -> bool:
+    """True when the user asked for downloads (``neurodecode benchmark --allow-download`` sets
+    ``NEURODECODE_ALLOW_DOWNLOAD=1``; set it yourself in Python)."""
+    return os.environ.get("NEURODECODE_ALLOW_DOWNLOAD", "") not in ("", "0")
+
+
+def mne_data_path() -> Path:
+    """Where MNE and MOABB keep downloaded datasets: ``MNE_DATA`` (environment or MNE config),
+    else ``~/mne_data``."""
+    import mne
+
+    return Path(mne.get_config("MNE_DATA") or Path.home() / "mne_data").expanduser()
+
+
+def _download_refused(name: str, detail: str) -> DataError:
+    return DataError(
+        f"{name}: MOABB would download this dataset ({detail}); neurodecode downloads only "
+        f"when asked: pass --allow-download (Python: NEURODECODE_ALLOW_DOWNLOAD=1) to fetch "
+        f"it into MNE_DATA ({mne_data_path()}), or set MNE_DATA to a folder that holds it")
+
+
+def check_download_allowed(name: str) -> None:
+    """Refuse, before anything is loaded, a MOABB dataset when downloads are off and
+    ``MNE_DATA`` does not exist (nothing can be there yet)."""
+    if not downloads_allowed() and not mne_data_path().is_dir():
+        raise _download_refused(name, f"MNE_DATA {mne_data_path()} does not exist")
+
+
+@contextlib.contextmanager
+def no_download(name: str):
+    """While MOABB reads a dataset, a file missing from ``MNE_DATA`` raises
+    :class:`DataError` instead of starting a download (unless downloads are allowed).
+    MOABB fetches every file through ``pooch.retrieve`` in ``moabb.datasets.download``."""
+    if downloads_allowed():
+        yield
+        return
+    from moabb.datasets import download as dl
+
+    original = dl.retrieve
+
+    def guarded(url, known_hash=None, fname=None, path=None, *args, **kwargs):
+        target = Path(path or ".") / (fname or "")
+        if not (fname and target.is_file()):
+            raise _download_refused(name, f"{target} is missing; source {url}")
+        return original(url, known_hash, fname, path, *args, **kwargs)
+
+    dl.retrieve = guarded
+    # MOABB's "auto" provider first asks the NEMAR mirror over the network; "upstream" reads
+    # MNE_DATA and fetches through pooch (guarded above). A provider the user chose is kept.
+    provider = os.environ.get("MOABB_DOWNLOAD_PROVIDER")
+    if provider is None:
+        os.environ["MOABB_DOWNLOAD_PROVIDER"] = "upstream"
+    try:
+        yield
+    finally:
+        dl.retrieve = original
+        if provider is None:
+            os.environ.pop("MOABB_DOWNLOAD_PROVIDER", None)
+
+
 def find_moabb_dataset(name: str) -> type:
     """The MOABB dataset class whose class name or code is ``name``.
 
@@ -193,6 +256,7 @@ def _load_moabb(
 ) -> BenchmarkData:
     import moabb.paradigms
 
+    check_download_allowed(name)
     dataset = find_moabb_dataset(name)()
     paradigm = paradigm or {"imagery": "MotorImagery", "p300": "P300", "ssvep": "SSVEP"}.get(
         dataset.paradigm, "MotorImagery"
@@ -214,7 +278,9 @@ def _load_moabb(
         raise DataError(f"{name}: paradigm {paradigm} does not apply to this dataset")
     out = {}
     for s in ids:
-        X, y, meta = par.get_data(dataset, subjects=[dataset.subject_list[known.index(s)]])
+        with no_download(name):  # files missing from MNE_DATA: ask first
+            X, y, meta = par.get_data(
+                dataset, subjects=[dataset.subject_list[known.index(s)]])
         out[s] = TrialData(
             X=X, subject=s, modality="eeg", y=np.asarray(y),
             metadata=meta[["session", "run"]].astype(str).reset_index(drop=True),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import yaml
 
@@ -41,6 +43,14 @@ def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...])
     return params
 
 
+def _allow_download(ctx: click.Context, option: click.Parameter, value: bool) -> bool:
+    """Downloads are opt-in; the switch is an environment variable so that worker processes
+    see it too (:func:`neurodecode.benchmark.datasets.downloads_allowed`)."""
+    if value:
+        os.environ["NEURODECODE_ALLOW_DOWNLOAD"] = "1"
+    return value
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--pipelines", "pipelines", cls=_Many, multiple=True, required=True,
               type=click.Path(exists=True), help="Pipeline YAML files or folders.")
@@ -58,6 +68,8 @@ def _param(ctx: click.Context, option: click.Parameter, values: tuple[str, ...])
 @click.option("--dataset-param", "dataset_params", multiple=True, callback=_param,
               help="Synthetic world parameter KEY=VALUE (YAML value; repeatable).")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--allow-download", is_flag=True, expose_value=False, callback=_allow_download,
+              help="Let MOABB download a dataset missing from MNE_DATA (off by default).")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs, backend,
               scheduler, seed, dataset_params, out, quiet) -> None:  # fmt: skip
