@@ -68,15 +68,26 @@ def reconstruct(subject, dataset, modality, config, checkpoint, generator, gener
 
 @click.command("train-generator")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--n-images", type=int, default=12000, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--n-images", type=click.IntRange(min=1), default=12000, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              default=None, help="Weights file (default: the package's shipped weights).")
+              default=Path("neurodecode-out/embedded-generator.safetensors"), show_default=True,
+              help="Weights file (use it with `reconstruct --generator-model FILE`).")
+@click.option("--replace-shipped", is_flag=True,
+              help="Write over the package's shipped weights instead of --out (maintainers).")
 @click.option("--quiet", is_flag=True)
-def train_generator(seed, n_images, epochs, out_path, quiet):
-    """Train the embedded generator of the synthetic world (reproduces the shipped weights)."""
+def train_generator(seed, n_images, epochs, out_path, replace_shipped, quiet):
+    """Train the embedded generator of the synthetic world (reproduces the shipped weights).
+
+    The result goes to --out; the package's own weights change only with --replace-shipped.
+    """
+    from neurodecode._files import check_writable_file
     from neurodecode.reconstruct.embedded import DEFAULT_WEIGHTS, save_codec, train_codec
 
+    target = Path(DEFAULT_WEIGHTS) if replace_shipped else out_path
+    if target.suffix != ".safetensors":
+        raise click.BadParameter(f"{target}: expected a .safetensors file name", param_hint="--out")
+    check_writable_file(target, "--out")  # before the training, not after it
     codec, meta = train_codec(seed=seed, n_images=n_images, epochs=epochs, quiet=quiet)
-    path = save_codec(codec, out_path or DEFAULT_WEIGHTS, meta)
+    path = save_codec(codec, target, meta)
     click.echo(f"wrote {path} ({meta['train_seconds']} s)")
