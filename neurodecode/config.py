@@ -144,7 +144,9 @@ RULES: dict[str, dict[str, Rule]] = {
 
 SECTIONS = ("name", "data", "targets", "model", "train", "full_scale")
 DATA_KEYS: dict[str, Any] = {"dataset": str, "subjects": list[int | str], "params": dict,
-                             "bin_s": float, "extractors": dict}
+                             "bin_s": float, "extractors": dict,
+                             # sensor epochs into the brain module (neurodecode.training.meg)
+                             "window": list[float], "n_distractors": int}
 HEAD_LOSSES = ("softclip", "infonce", "bimixco", "mse")  # need ``head``: a target space
 BUILDER_LOSSES = ("cycle", "voxel")  # need ``model.adapter.builder: true``
 
@@ -338,6 +340,9 @@ def validate_experiment(d: Any, source: str = "<dict>", lines: Lines | None = No
     # targets: space + head kind + the other HeadConfig fields
     target_fields = {"space": str, "head": str,
                      **_fields(HeadConfig, exclude=("target", "shape", "kind"))}
+    brain_module = isinstance(d.get("model"), dict) and d["model"].get("kind") == "brain_module"
+    if brain_module:  # a contrastive head per target (neurodecode.models.brain_module)
+        target_fields["clip"] = bool
     head_kinds = ("linear", "lowrank", "tokenwise", "spatial")
     targets = d.get("targets")
     out["targets"] = []
@@ -350,6 +355,7 @@ def validate_experiment(d: Any, source: str = "<dict>", lines: Lines | None = No
             out["targets"].append(check.mapping(t, ("targets", i), target_fields, rules,
                                                 required=("space",)))
     spaces = [t.get("space") for t in out["targets"]]
+    spaces += [f"clip:{t.get('space')}" for t in out["targets"] if t.get("clip")]
 
     # model: DecoderConfig fields (minus what the data decides) + the adapter
     model_fields = _fields(DecoderConfig, exclude=("n_features", "heads"))
@@ -359,8 +365,18 @@ def validate_experiment(d: Any, source: str = "<dict>", lines: Lines | None = No
     if decoders and "decoder" in model_fields:
         model_rules["decoder"] = _choices(*decoders)
     model_fields["adapter"] = dict
+    if brain_module:  # BrainModuleConfig fields, minus what the data decide
+        from neurodecode.models.brain_module import BrainModuleConfig
+
+        model_fields = {"kind": str, **_fields(BrainModuleConfig, exclude=(
+            "n_features", "n_times", "heads", "clip", "baseline_samples"))}
+        model_rules = {"dropout": DROPOUT, "spatial_dropout": NON_NEGATIVE,
+                       **{k: AT_LEAST_ONE for k in ("spatial_channels", "fourier_freqs",
+                                                    "hidden", "depth", "kernel",
+                                                    "out_channels")},
+                       "aggregation": _choices("affine", "mean"), "clamp": POSITIVE}
     model = check.mapping(d.get("model"), ("model",), model_fields, model_rules)
-    if "adapter" in model:
+    if "adapter" in model and not brain_module:
         rules = {**RULES["adapter"], "kind": _choices(*sorted(ADAPTERS))}
         model["adapter"] = check.mapping(model["adapter"], ("model", "adapter"),
                                          _fields(AdapterConfig), rules)
