@@ -106,7 +106,8 @@ def transform(dataset, data_dir, phenotypic, atlas, id_column, model_dir, out) -
 
 @confounds.command()
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--n", "n_samples", type=int, help="Samples, demographics resampled from training.")
+@click.option("--n", "n_samples", type=click.IntRange(min=1),
+              help="Samples, demographics resampled from training.")
 @click.option("--demographics", type=click.Path(exists=True, dir_okay=False),
               help="CSV of demographics, one sample per row.")
 @click.option("--seed", default=0, show_default=True)

@@ -68,3 +68,4 @@ def test_zero_images_or_epochs_refused(fake_training):
         result = CliRunner().invoke(main, ["train-generator", option, "0"])
         assert result.exit_code == 2 and option in result.output
     assert fake_training["trained"] == 0
+

@@ -1,0 +1,16 @@
+"""`confounds` refuses bad counts in one line (issue 14)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from neurodecode.cli import main
+
+
+def test_confounds_sample_refuses_a_negative_count(tmp_path):
+    # Before issue 14: `confounds sample --n -3` ended in a numpy traceback.
+    (tmp_path / "model").mkdir()
+    result = CliRunner().invoke(main, ["confounds", "sample", "--model", str(tmp_path / "model"),
+                                       "--n", "-3", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "Invalid value for '--n'" in result.output
+    assert "Traceback" not in result.output
