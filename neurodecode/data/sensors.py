@@ -662,7 +662,8 @@ def read_epochs(path: str | os.PathLike, subject: str, modality: str | None = No
     ids = None
     if epochs.metadata is not None and "stimulus_id" in epochs.metadata:
         ids = epochs.metadata["stimulus_id"].to_numpy()
-        epochs.metadata = epochs.metadata.drop(columns="stimulus_id")
+        with mne.utils.use_log_level("error"):
+            epochs.metadata = epochs.metadata.drop(columns="stimulus_id")
     return TrialData.from_epochs(
         epochs, subject=subject, stimulus_ids=ids,
         modality=modality or sensor_modality(epochs.get_channel_types()),
