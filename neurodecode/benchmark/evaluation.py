@@ -134,6 +134,7 @@ def _unique(values: np.ndarray) -> list[str]:
 
 def execute(job: Job) -> list[dict[str, Any]]:
     """Run one job; return its result rows (score, metric, fit time, sizes...)."""
+    job = _encode_labels(job)
     metric = metric_for(job.y)
     scorer = get_scorer(metric)
     n_channels = int(job.X.shape[1])
@@ -157,6 +158,23 @@ def execute(job: Job) -> list[dict[str, Any]]:
                      "fit_time": seconds, "n_train": float(len(job.y)),
                      "n_test": float(len(y_test))})  # fmt: skip
     return rows
+
+
+def _encode_labels(job: Job) -> Job:
+    """The job with its labels replaced by their index among the sorted label values.
+
+    MOABB's evaluations do the same (``LabelEncoder``); deep-learning estimators
+    (braindecode's ``EEGClassifier``, skorch) need integer classes, and scores are unchanged.
+    """
+    from dataclasses import replace
+
+    ys = [np.asarray(y) for y in [job.y]] + [np.asarray(y) for _, y in job.tests.values()]
+    classes = np.unique(np.concatenate(ys))
+
+    def code(y):
+        return np.searchsorted(classes, np.asarray(y))
+
+    return replace(job, y=code(job.y), tests={k: (X, code(y)) for k, (X, y) in job.tests.items()})
 
 
 def _fit(job: Job, metric: str, X: np.ndarray, y: np.ndarray) -> tuple[Any, float]:
