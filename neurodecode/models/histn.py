@@ -227,7 +227,9 @@ class HiSTN(EEGModuleMixin, nn.Module):
         self.n_regions = int(region.max()) + 1
         self.register_buffer("region_index", torch.as_tensor(region, dtype=torch.long))
 
-        self.temporal = nn.Conv2d(1, n_filters, (1, kernel_length), padding="same", bias=False)
+        left = (kernel_length - 1) // 2  # "same" length, without torch's even-kernel copy
+        self.pad = nn.ZeroPad2d((left, kernel_length - 1 - left, 0, 0))
+        self.temporal = nn.Conv2d(1, n_filters, (1, kernel_length), bias=False)
         self.bn = nn.BatchNorm2d(n_filters)
         self.drop_stem = nn.Dropout(drop_prob)
         node_basis = chebyshev_basis(_gaussian_adjacency(positions, region), node_hops)
@@ -269,7 +271,7 @@ class HiSTN(EEGModuleMixin, nn.Module):
 
     def node_features(self, x: torch.Tensor) -> torch.Tensor:
         """The stem: ``(batch, n_chans, n_times)`` -> log band powers ``(batch, n_chans, F)``."""
-        h = self.bn(self.temporal(x.unsqueeze(1)))
+        h = self.bn(self.temporal(self.pad(x.unsqueeze(1))))
         h = torch.log(h.pow(2).mean(dim=-1) + 1e-6)
         return self.drop_stem(h.transpose(1, 2))
 

@@ -29,10 +29,12 @@ def test_shipped_pipelines_load():
 
 def test_moabb_parser_accepts_our_files_unchanged(tmp_path):
     utils = pytest.importorskip("moabb.pipelines.utils")
-    pytest.importorskip("braindecode")
     from neurodecode.models._braindecode import ensure_braindecode
 
-    ensure_braindecode()  # braindecode 0.8.1 needs an alias in MOABB >= 1.1 before import
+    try:
+        ensure_braindecode()  # braindecode 0.8.1 needs an alias in MOABB >= 1.1 before import
+    except DataError:
+        pytest.skip("braindecode is not installed (pip install neurodecode[deep])")
     # a copy: MOABB's parser leaves a ``.lock`` file beside every YAML it reads
     copy = shutil.copytree(PIPELINES, tmp_path / "pipelines", ignore=shutil.ignore_patterns("recon"))
     configs = utils.parse_pipelines_from_directory(str(copy))
