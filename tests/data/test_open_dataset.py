@@ -182,3 +182,89 @@ def test_real_fif_to_own_folder_keeps_mne_info(mne_sample_dir, tmp_path):
     np.testing.assert_allclose(np.array([c["loc"] for c in got["chs"]]),
                                np.array([c["loc"] for c in ref["chs"]]))
     assert list(back.y) == ["a", "v"]
+
+
+# ------------------------------------------------------------------------------- MOABB
+@pytest.mark.slow
+def test_moabb_dataset_opens_offline_from_the_mne_data_cache(tmp_path, monkeypatch):
+    """PhysionetMI subject 1 (real EDF files) through MOABB's own reader, no network."""
+    from collections import Counter
+
+    import mne
+    from conftest import SHARED_DATA
+
+    source = SHARED_DATA / "eegmmidb_S001_imagery"
+    if not source.is_dir():
+        pytest.skip(f"real PhysioNet EEG not found at {source}")
+    cache = tmp_path / "mne_data" / "MNE-eegbci-data/files/eegmmidb/1.0.0/S001"
+    cache.mkdir(parents=True)
+    for f in source.glob("S001R*.edf*"):
+        shutil.copy(f, cache / f.name)
+    monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne_data"))
+    monkeypatch.setenv("MOABB_DOWNLOAD_PROVIDER", "upstream")
+    ds = open_dataset("PhysionetMI", subjects=[1], imagined=True, executed=False)
+    assert ds.card["name"] == "PhysionetMI"
+    d = ds["1"]
+    assert d.X.shape[1:] == (64, 481) and d.info["sfreq"] == 160.0  # 0-3 s at 160 Hz
+    # every imagery cue of the EDF annotations is an epoch (T1/T2 by run), none invented
+    expected = Counter()
+    for run, (t1, t2) in {4: ("left_hand", "right_hand"), 6: ("hands", "feet")}.items():
+        for r in (run, run + 4, run + 8):
+            for desc in mne.read_annotations(source / f"S001R{r:02d}.edf").description:
+                expected[{"T1": t1, "T2": t2}.get(desc, "rest")] += 1
+    got = Counter(d.y.tolist())
+    assert {k: got[k] for k in ("left_hand", "right_hand", "hands", "feet")} == {
+        k: expected[k] for k in ("left_hand", "right_hand", "hands", "feet")}
+    assert expected["rest"] - got["rest"] == 6  # each run's last rest runs past the end
+    assert d.mne_info()["meas_date"] is not None and len(d.metadata["run"].unique()) == 6
+
+
+# ------------------------------------------------------------------------------- other layouts
+def test_bids_folder_through_mne_bids(tmp_path):
+    pytest.importorskip("mne_bids")
+    import mne
+
+    from neurodecode.data.bids import write_bids
+
+    rng = np.random.default_rng(0)
+    for s in ("01", "02"):
+        raw = mne.io.RawArray(rng.normal(size=(3, 2000)) * 1e-5,
+                              mne.create_info(["C3", "C4", "Cz"], 250.0, "eeg"), verbose="error")
+        raw.info["line_freq"] = 50.0
+        raw.set_annotations(mne.Annotations([1.0, 3.0, 5.0], [0, 0, 0], ["a", "b", "a"]))
+        write_bids(raw, tmp_path / "bids", s, "mi")
+    assert detect_layout(tmp_path / "bids") == "bids"
+    with pytest.raises(DataError, match="needs task="):
+        open_dataset(tmp_path / "bids")
+    ds = open_dataset(tmp_path / "bids", task="mi", tmin=0.0, tmax=0.5)
+    assert list(ds) == ["01", "02"] and [list(d.y) for d in ds.values()] == [["a", "b", "a"]] * 2
+    assert ds["02"].X.shape == (3, 3, 126) and ds.params["task"] == "mi"
+
+
+@pytest.mark.slow
+def test_brain_treebank_and_abide_style_folders(tmp_path):
+    from neurodecode import synth
+    from neurodecode.data.connectivity import load_roi_connectivity
+    from neurodecode.data.treebank import load_brain_treebank
+
+    synth.write("synthetic-seeg-movie", tmp_path / "tb", n_subjects=1, seed=0)
+    (tmp_path / "tb" / "world.json").unlink()  # the layout alone, as released
+    assert detect_layout(tmp_path / "tb") == "treebank"
+    with pytest.raises(DataError, match="needs session="):
+        open_dataset(tmp_path / "tb")
+    events = np.array([2.0, 4.5, 7.0])
+    ds = open_dataset(tmp_path / "tb", session=1, events=events, tmin=-0.1, tmax=0.2)
+    ref = load_brain_treebank(tmp_path / "tb", "1", 1, events, tmin=-0.1, tmax=0.2)
+    assert ds.card["name"] == "Brain Treebank" and list(ds) == ["1"]
+    np.testing.assert_array_equal(np.asarray(ds["1"].X), np.asarray(ref.X))
+
+    synth.write("synthetic-fc-demographics", tmp_path / "fc", seed=0)
+    (tmp_path / "fc" / "world.json").unlink()
+    assert detect_layout(tmp_path / "fc") == "roi"
+    with pytest.raises(DataError, match="no column 'FILE_ID'.*participant_id"):
+        open_dataset(tmp_path / "fc")
+    ds = open_dataset(tmp_path / "fc", id_column="participant_id", zero_variance="drop")
+    ref = load_roi_connectivity(tmp_path / "fc", tmp_path / "fc" / "phenotypic.csv", "synth",
+                                id_column="participant_id", zero_variance="drop")
+    assert ds.card["name"] == "ABIDE (PCP)" and ds.params["atlas"] == "synth"
+    np.testing.assert_array_equal(ds["group"].X, ref.X)
