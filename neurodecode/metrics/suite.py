@@ -150,6 +150,9 @@ def evaluate_embeddings(
             **boot,
         )
     ]
+    k = [kk for kk in k if kk < m]  # top-k of a set of <= k items is always a hit
+    if not k:
+        return results
     subsets, hits = retrieval_hits(pred, true, k=k, set_size=m, n_subsets=n_subsets, seed=seed)
     counts = np.bincount(subsets.ravel(), minlength=n)
     for (direction, kk), h in hits.items():

@@ -197,6 +197,30 @@ def _stages(quiet: bool):
     return say
 
 
+def chance_from_control(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Give every metric a chance level: metrics with a closed form keep it (two-way
+    identification 0.5, top-k retrieval k/n); the others (PixCorr, SSIM, feature-network
+    scores), whose chance depends on the images, take the shuffled control's value on the
+    same stage and metric. ``chance_source`` says which; without a control run it stays
+    empty."""
+    frame = metrics.copy()
+    keys = [k for k in ("stage", "metric") if k in frame]
+    if "chance" not in frame or "condition" not in frame:
+        return frame
+    source = np.where(frame["chance"].notna(), "closed form", "").astype(object)
+    control = frame[frame["condition"] == "shuffled"].drop_duplicates(keys)
+    reference = {tuple(row): value for row, value in
+                 zip(control[keys].itertuples(index=False), control["value"], strict=True)}
+    missing = frame["chance"].isna().to_numpy()
+    looked_up = [reference.get(tuple(row)) for row in frame[keys].itertuples(index=False)]
+    for i in np.flatnonzero(missing):
+        if looked_up[i] is not None:
+            frame.iloc[i, frame.columns.get_loc("chance")] = looked_up[i]
+            source[i] = "shuffled control"
+    frame["chance_source"] = source
+    return frame
+
+
 def save_figure(seen: np.ndarray, result: dict, path: Path, n_columns: int = 12,
                 title: str = "") -> Path:
     """Rows: seen, reconstructed, low-level stage; one column per test image."""
@@ -310,6 +334,7 @@ def run_reconstruction(
         control, _ = trained_decoder(cfg, prepared, shuffled=True, quiet=quiet)
         _, control_metrics = run(control, "shuffled")
         metrics = pd.concat([metrics, control_metrics], ignore_index=True)
+    metrics = chance_from_control(metrics)
     from neurodecode.metrics.suite import save_metrics
 
     files = save_metrics(metrics, out_dir)
