@@ -98,7 +98,8 @@ def trained_decoder(cfg: ExperimentConfig, prepared: PreparedData, shuffled: boo
     data = shuffle_pairing(prepared, cfg.train.seed) if shuffled else prepared
     subjects = list(data.train)
     model = build_decoder(cfg, data, subjects)
-    train(model, data.batches(subjects), cfg.train, quiet=quiet)
+    train(model, data.batches(subjects), cfg.train, quiet=quiet,
+          desc="train (shuffled control)" if shuffled else "train")
     save_checkpoint(model, directory, {"experiment": cfg.to_dict(), "shuffled": shuffled})
     for name in ("model.safetensors", "config.json"):
         write_digest(directory / name)
@@ -280,6 +281,15 @@ def run_reconstruction(
         if value is not None and (isinstance(value, bool) or int(value) < 1):
             raise DataError(f"{option} must be at least 1, got {value}")
     cfg = load_config(config or default_config_path(modality))
+    if cfg.model.get("kind") == "brain_module":  # MEG/EEG through the brain module
+        from neurodecode.reconstruct.meg import run_meg_reconstruction
+
+        return run_meg_reconstruction(
+            cfg, subject, checkpoint=checkpoint, generator=generator,
+            generator_model=generator_model, allow_download=allow_download, n_images=n_images,
+            n_samples=n_samples, strength=strength, steps=steps, guidance=guidance, seed=seed,
+            out_dir=out_dir, shuffle_control=shuffle_control, quiet=quiet,
+            dataset=None if dataset == "synthetic-vision" else dataset)
     check_writable_dir(out_dir, "--out")  # before the work, not after it
     say = _stages(quiet)
     if dataset != "synthetic-vision" or modality == "meg":

@@ -281,6 +281,10 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
 
     if resume and out_dir is not None:
         check_resume_config(cfg, out_dir)  # before any data is loaded
+    if cfg.model.get("kind") == "brain_module":  # MEG/EEG through the brain module
+        from neurodecode.training import meg
+
+        return meg.fit(cfg, out_dir, quiet=quiet, resume=resume, cache=cache)
     subjects, stimuli = load_dataset(cfg.data)
     spaces = [t["space"] for t in cfg.targets]
     prepared = prepare_data(subjects, stimuli, spaces, cfg.data.get("extractors"), cache)

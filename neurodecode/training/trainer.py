@@ -104,6 +104,7 @@ def train(
     accelerator=None,
     resume: dict | None = None,
     on_epoch_end=None,
+    desc: str = "train",
 ) -> list[dict]:
     """Train ``model`` in place on ``data``; return per-step logs (one dict per step).
 
@@ -120,6 +121,8 @@ def train(
         batch order and mixing draws derive from ``(seed, epoch)``).
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, optimizer, scheduler, logs)`` on the main process.
+    desc : str
+        Label of the progress bar (e.g. the shuffled control's).
     """
     from accelerate import Accelerator
     from accelerate.utils import DistributedDataParallelKwargs
@@ -161,7 +164,7 @@ def train(
     logs: list[dict] = []
     step = start_epoch * steps_per_epoch
     bar = tqdm(total=total, initial=step, disable=quiet or not accelerator.is_main_process,
-               desc="train", unit="step")
+               desc=desc, unit="step")
     wrapped.train()
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
