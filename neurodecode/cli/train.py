@@ -64,10 +64,12 @@ def _override_data(cfg, dataset: str | None, subjects: str | None) -> None:
 @click.option("--fraction", type=float, default=1.0, show_default=True,
               help="Share of the subject's training stimuli to use.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
+@click.option("--dataset", default=None, help="Override data.dataset (a name or a folder); "
+              "it must hold the checkpoint's subjects and the new one.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               required=True)
 @click.option("--quiet", is_flag=True)
-def adapt(checkpoint, config, subject, policy, fraction, epochs, out_dir, quiet):
+def adapt(checkpoint, config, subject, policy, fraction, epochs, dataset, out_dir, quiet):
     """Adapt a trained decoder to a new subject with little data."""
     from neurodecode._files import write_json
     from neurodecode.training.adapt import adapt as adapt_model
@@ -82,6 +84,7 @@ def adapt(checkpoint, config, subject, policy, fraction, epochs, out_dir, quiet)
     cfg = load_config(config)
     if epochs is not None:
         cfg.train.epochs = epochs
+    _override_data(cfg, dataset, None)
     model, _ = load_checkpoint(checkpoint)
     subjects, stimuli = load_dataset(cfg.data)
     prepared = prepare_data(subjects, stimuli, [t["space"] for t in cfg.targets])
