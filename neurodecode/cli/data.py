@@ -148,9 +148,6 @@ def synth(name: str, out: Path, n_subjects: int | None, seed: int, quiet: bool) 
         raise click.UsageError(
             f"unknown synthetic world {name!r}; choose one of: {', '.join(sorted(worlds.WORLDS))}"
         )
-    try:
-        paths = worlds.write(name, out, n_subjects=n_subjects, seed=seed)
-    except DataError as err:
-        raise click.ClickException(str(err)) from None
+    paths = worlds.write(name, out, n_subjects=n_subjects, seed=seed)  # DataError: cli/__init__
     if not quiet:
         click.echo(f"wrote {len(paths)} files of {name} (seed {seed}) to {out}")

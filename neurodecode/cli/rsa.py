@@ -1,4 +1,7 @@
-"""``neurodecode rsa``: RDMs, comparisons, region identification and searchlights."""
+"""``neurodecode rsa``: RDMs, comparisons, region identification and searchlights.
+
+Bad input raises :class:`~neurodecode.errors.DataError`; the command line catches it once
+(``neurodecode.cli.LazyGroup``) and prints its message."""
 
 from __future__ import annotations
 
@@ -58,10 +61,6 @@ def _write_tsv(frame, path: Path) -> Path:
     return path
 
 
-def _fail(err: DataError):
-    raise click.ClickException(str(err)) from None
-
-
 @rsa.command("rdm")
 @click.argument("betas", required=False,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -85,12 +84,9 @@ def rdm_command(betas: Path | None, mask: Path | None, dataset: str | None,
     from neurodecode.rsa import calc_rdm, noise_precision
     from neurodecode.rsa.plots import plot_mds, plot_rdms
 
-    try:
-        data = _betas(betas, mask, dataset, subject)
-        precision = None if noise == "none" else noise_precision(data, conditions, noise)
-        rdm = calc_rdm(data, method, conditions=conditions, runs=runs, noise=precision)
-    except DataError as err:
-        _fail(err)
+    data = _betas(betas, mask, dataset, subject)
+    precision = None if noise == "none" else noise_precision(data, conditions, noise)
+    rdm = calc_rdm(data, method, conditions=conditions, runs=runs, noise=precision)
     _write_tsv(rdm.to_frame(), out / "rdm.tsv")
     plot_rdms(rdm, titles=[method], path=out / "rdm.png")
     plot_mds(rdm, path=out / "mds.png")
@@ -110,12 +106,9 @@ def compare_command(rdm_a: Path, rdm_b: Path, method: str, transform: str) -> No
     from neurodecode.rsa import compare
     from neurodecode.rsa.identify import apply_transform
 
-    try:
-        a, b = _read_rdm(rdm_a), _read_rdm(rdm_b)
-        value = compare(apply_transform(a.dissimilarities, transform),
-                        apply_transform(b.dissimilarities, transform), method)[0, 0]
-    except DataError as err:
-        _fail(err)
+    a, b = _read_rdm(rdm_a), _read_rdm(rdm_b)
+    value = compare(apply_transform(a.dissimilarities, transform),
+                    apply_transform(b.dissimilarities, transform), method)[0, 0]
     click.echo(f"{method}: {value:.6f}")
 
 
@@ -144,15 +137,12 @@ def identify_command(folder: Path | None, dataset: str | None, out: Path, method
     from neurodecode.rsa.identify import identification_bootstrap
     from neurodecode.rsa.rdm import calc_rdms
 
-    try:
-        if (folder is None) == (dataset is None):
-            raise click.UsageError("give either FOLDER or --dataset")
-        world = open_dataset(folder if dataset is None else dataset)
-        rdms = calc_rdms(world.subjects, method, by="region", conditions="condition")
-        boot = identification_bootstrap(rdms, {t: t for t in transforms},
-                                        n_bootstrap=max(n_bootstrap, 1), seed=seed)
-    except DataError as err:
-        _fail(err)
+    if (folder is None) == (dataset is None):
+        raise click.UsageError("give either FOLDER or --dataset")
+    world = open_dataset(folder if dataset is None else dataset)
+    rdms = calc_rdms(world.subjects, method, by="region", conditions="condition")
+    boot = identification_bootstrap(rdms, {t: t for t in transforms},
+                                    n_bootstrap=max(n_bootstrap, 1), seed=seed)
     low, high = np.quantile(boot["accuracy"], [0.025, 0.975], axis=0)
     rows = [{"transform": t, "accuracy": boot["point"][i],
              **({"ci95": [low[i], high[i]]} if n_bootstrap else {})}
@@ -203,14 +193,11 @@ def searchlight_command(betas: Path | None, mask: Path | None, dataset: str | No
     from neurodecode._files import atomic_path
     from neurodecode.rsa.searchlight import searchlight
 
-    try:
-        data = _betas(betas, mask, dataset, subject)
-        maps = searchlight(data, {k: _read_rdm(m).dissimilarities
-                                  for k, m in model_keys(models).items()},
-                           radius=radius, method=method, comparison=comparison,
-                           conditions=conditions, progress=not quiet)
-    except DataError as err:
-        _fail(err)
+    data = _betas(betas, mask, dataset, subject)
+    maps = searchlight(data, {k: _read_rdm(m).dissimilarities
+                              for k, m in model_keys(models).items()},
+                       radius=radius, method=method, comparison=comparison,
+                       conditions=conditions, progress=not quiet)
     for name, img in maps.items():
         with atomic_path(out / f"{name}_map.nii.gz") as tmp:
             img.to_filename(tmp)
