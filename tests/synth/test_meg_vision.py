@@ -13,6 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from neurodecode.cli import main
+from neurodecode.data.errors import DataError
 from neurodecode.synth import meg_vision, vision
 
 
@@ -111,3 +112,30 @@ def test_background_noise_is_one_over_f(world):
     band = (freqs >= 2) & (freqs <= 40)
     slope = np.polyfit(np.log(freqs[band]), np.log(psd[:, band].mean(0)), 1)[0]
     assert -1.5 < slope < -0.5  # pink-ish background above a white sensor floor
+
+
+def test_subjects_on_other_sensor_systems_see_the_same_sources(tmp_path):
+    world = meg_vision.make(n_subjects=3, seed=0, n_train=120, n_test=4, test_repetitions=1,
+                            sfreq=60.0, systems={"2": "Vectorview-all", "3": "biosemi64"})
+    one, two, three = (world.subjects[s] for s in ("1", "2", "3"))
+    assert (one.X.shape[1], two.X.shape[1], three.X.shape[1]) == (275, 306, 64)
+    assert two.info["ch_types"].count("mag") == 102 and two.info["ch_types"].count("grad") == 204
+    assert set(three.info["ch_types"]) == {"eeg"}
+    assert 1e-7 < three.X.std() < 1e-4 and 1e-14 < one.X.std() < 1e-11  # volts vs tesla
+    # the same stimulus world reaches every sensor set: background is decoded early everywhere
+    for data in (two, three):
+        background = world.stimuli.attributes["background"].to_numpy()[data.stimulus_ids]
+        assert _decode(data, background, EARLY) > 0.85
+    with pytest.raises(DataError, match="only CTF-275"):
+        meg_vision.write(world, tmp_path)
+    with pytest.raises(DataError, match="unknown sensor system"):
+        meg_vision.make(n_subjects=1, n_train=4, n_test=1, systems={"1": "KIT-157"})
+
+
+def test_distractor_images_were_never_shown(world):
+    extra = meg_vision.distractor_stimuli(world, 30)
+    assert len(extra) == 30 and extra.ids.min() > world.stimuli.ids.max()
+    shown = {img.tobytes() for img in world.stimuli.images}
+    assert sum(img.tobytes() in shown for img in extra.images) <= 1  # independent draws
+    again = meg_vision.distractor_stimuli(world, 30)
+    np.testing.assert_array_equal(again.images, extra.images)
