@@ -210,10 +210,26 @@ def load_things_meg_subjects(bids_root: str | os.PathLike, subjects: list | None
                              **kwargs) -> dict[str, TrialData]:
     """Every (or the listed) participant of a THINGS-MEG BIDS root: ``{"1": TrialData, ...}``
     (keyword arguments as :func:`load_things_meg`)."""
-    root = Path(bids_root)
+    return open_things_meg({"name": "THINGS-MEG"}, load_things_meg, bids_root, subjects,
+                           kwargs).subjects
+
+
+def open_things_meg(card: dict, loader, path, subjects, params: dict):
+    """The :func:`neurodecode.datasets.open_dataset` opener of the THINGS-MEG card: every
+    (or the listed) participant of the BIDS root ``path``, ``params`` as
+    :func:`load_things_meg` takes them."""
+    from neurodecode.data.dataset import Dataset
+
+    if path is None:
+        raise DataError(f"{card['name']} is not downloaded by neurodecode; give its BIDS root "
+                        f"(--dataset PATH). How to obtain it: {card.get('how_to_obtain', '')}")
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(f"{root}: not found ({card['name']})")
     if subjects is None:
         subjects = sorted(p.name[4 + len(SUBJECT_PREFIX):] for p in root.glob(
             f"sub-{SUBJECT_PREFIX}*") if p.is_dir())
-        if not subjects:
-            raise DataError(f"{root}: no sub-{SUBJECT_PREFIX}<n> folders (is it ds004212?)")
-    return {str(s): load_things_meg(root, s, **kwargs) for s in subjects}
+    out = {str(s): loader(root, subject=str(s), **params) for s in subjects}
+    if not out:
+        raise DataError(f"{root}: no sub-{SUBJECT_PREFIX}<n> folders (is it ds004212?)")
+    return Dataset(card["name"], out, params=params, card=card, source=str(root))

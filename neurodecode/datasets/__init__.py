@@ -115,6 +115,13 @@ def _open_bids(card: dict, loader: Callable, path, subjects: Subjects, params: d
     return Dataset(card["name"], out, params=params, card=card, source=str(root))
 
 
+def _open_things_meg(card: dict, loader: Callable, path, subjects: Subjects,
+                     params: dict) -> Dataset:
+    from neurodecode.data.things_meg import open_things_meg
+
+    return open_things_meg(card, loader, path, subjects, params)
+
+
 def _open_treebank(card: dict, loader: Callable, path, subjects: Subjects,
                    params: dict) -> Dataset:
     """Brain Treebank sessions (``session=`` and ``events=`` movie times needed)."""
@@ -218,6 +225,7 @@ OPENERS: dict[str, Callable[..., Dataset]] = {
     "neurodecode.data.nsd.load_nsd_betas": _open_nsd,
     "neurodecode.data.sensors.load_raw_epochs": _open_sensors,
     "neurodecode.data.bids.load_bids_epochs": _open_bids,
+    "neurodecode.data.things_meg.load_things_meg": _open_things_meg,
     "neurodecode.data.treebank.load_brain_treebank": _open_treebank,
     "neurodecode.data.connectivity.load_roi_connectivity": _open_roi,
     "neurodecode.data.fmri.load_fmri_runs": _open_fmri_runs,

@@ -81,3 +81,13 @@ def test_all_subjects_and_clear_errors(tree):
         load_things_meg(tree, "7")
     with pytest.raises(DataError, match="no task-rest"):
         load_things_meg(tree, "1", task="rest")
+
+
+def test_through_the_front_door(tree):
+    from neurodecode.datasets import open_dataset
+
+    dataset = open_dataset("THINGS-MEG", path=tree, resample=None)
+    assert list(dataset.subjects) == ["1"]
+    assert dataset.subjects["1"].n_trials == 10
+    with pytest.raises(DataError, match="not downloaded"):
+        open_dataset("THINGS-MEG")
