@@ -128,10 +128,10 @@ def _update(h: Any, obj: Any) -> None:
 def check_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     """Make sure ``path`` is (or can become) a writable folder, before any work starts.
 
-    Raises :class:`~neurodecode.data.errors.DataError` naming ``option`` when ``path`` is an
+    Raises :class:`~neurodecode.errors.DataError` naming ``option`` when ``path`` is an
     existing file, lies under a file, or cannot be created or written.
     """
-    from neurodecode.data.errors import DataError
+    from neurodecode.errors import DataError
 
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -139,7 +139,10 @@ def check_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise DataError(f"{option} {path}: cannot create this folder ({err.strerror}); "
+        blocker = next((p for p in path.parents if p.exists()), None)
+        why = (f"{blocker} is a file, not a folder" if blocker is not None and
+               not blocker.is_dir() else err.strerror)
+        raise DataError(f"{option} {path}: cannot create this folder ({why}); "
                         "choose a folder you can write to") from err
     try:
         fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
@@ -154,7 +157,7 @@ def check_writable_dir(path: str | os.PathLike, option: str = "--out") -> Path:
 def check_writable_file(path: str | os.PathLike, option: str = "--out") -> Path:
     """Like :func:`check_writable_dir` for an output *file*: its folder must be writable and
     ``path`` must not be a folder."""
-    from neurodecode.data.errors import DataError
+    from neurodecode.errors import DataError
 
     path = Path(path)
     if path.is_dir():

@@ -279,8 +279,12 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
         save_trainer_state,
     )
 
+    if out_dir is not None:  # before any data is loaded
+        from neurodecode._files import check_writable_dir
+
+        check_writable_dir(out_dir, "--out")
     if resume and out_dir is not None:
-        check_resume_config(cfg, out_dir)  # before any data is loaded
+        check_resume_config(cfg, out_dir)
     if cfg.model.get("kind") == "brain_module":  # MEG/EEG through the brain module
         from neurodecode.training import meg
 

@@ -68,3 +68,21 @@ def test_cli_resume_with_other_epochs_and_width_fails_before_data(tmp_path, monk
     (line,) = [x for x in result.output.splitlines() if x.startswith("Error:")]
     assert "model.width: 64 -> 32" in line and "train.epochs: 4 -> 9" in line
     assert "without --resume" in line
+
+
+def test_cli_train_unwritable_out_fails_before_data(tmp_path, monkeypatch):
+    from neurodecode.cli import main
+    from neurodecode.training import experiment
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data were loaded")
+
+    monkeypatch.setattr(experiment, "load_dataset", refuse)
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    (tmp_path / "blocker").write_text("a file")
+    result = CliRunner().invoke(main, ["train", "--config", str(path), "--out",
+                                       str(tmp_path / "blocker" / "run")])
+    assert result.exit_code == 1, result.output
+    assert "--out" in result.output and "cannot create this folder" in result.output
+    assert "blocker is a file, not a folder" in result.output
