@@ -268,3 +268,26 @@ def test_brain_treebank_and_abide_style_folders(tmp_path):
                                 id_column="participant_id", zero_variance="drop")
     assert ds.card["name"] == "ABIDE (PCP)" and ds.params["atlas"] == "synth"
     np.testing.assert_array_equal(ds["group"].X, ref.X)
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "nifti"])
+def test_nsd_memory_follows_the_selection(tmp_path, fmt):
+    """Reading 3 of 120 trials allocates a small fraction of the session (tracemalloc)."""
+    import tracemalloc
+
+    from neurodecode.data.nsd import write_nsd_layout
+
+    rng = np.random.default_rng(0)
+    shape, n = (30, 30, 20), 120
+    write_nsd_layout(tmp_path, {1: [rng.normal(size=(*shape, n)).astype(np.float32)]},
+                     np.eye(4), np.ones(shape, np.int16), np.zeros((n, 4, 4, 3), np.uint8),
+                     np.arange(1, n + 1), np.tile(np.arange(1, n + 1), (8, 1)),
+                     np.arange(1, 11), fmt=fmt)
+    sub = open_dataset(tmp_path)["1"]
+    full = n * int(np.prod(shape)) * 4  # the session as float32
+    tracemalloc.start()
+    rows = sub.select([5, 100, 17]).X
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert rows.shape == (3, int(np.prod(shape)))
+    assert peak < 0.1 * full, (peak, full)
