@@ -104,3 +104,38 @@ def test_check_writable_dir(tmp_path):
                 check_writable_dir(locked, option="--cache")
         finally:
             locked.chmod(0o700)
+
+
+def test_corrupt_cached_decoder_is_retrained_with_a_warning(tmp_path):
+    """A truncated cached model.safetensors made every later `reconstruct` fail with a
+    SafetensorError traceback before issue 14."""
+    import pandas as pd
+    import torch
+
+    from neurodecode.data.containers import TrialData
+    from neurodecode.reconstruct.pipeline import trained_decoder
+    from neurodecode.training.experiment import ExperimentConfig, prepare_data
+
+    rng = np.random.default_rng(0)
+    stimuli = _stimuli(n=24)
+    ids = np.repeat(np.arange(24), 2)
+    data = TrialData(X=rng.standard_normal((48, 20)).astype(np.float32), subject="1",
+                     modality="fmri", stimulus_ids=ids,
+                     metadata=pd.DataFrame({"split": np.where(ids < 18, "train", "test")}))
+    cfg = ExperimentConfig.from_dict({
+        "name": "cache-heal", "data": {}, "targets": [{"space": "pixels-4"}],
+        "model": {"width": 8, "depth": 1, "adapter": {"kind": "linear"}},
+        "train": {"epochs": 1, "batch_size": 12, "losses": [{"name": "mse",
+                                                             "head": "pixels-4"}]}})
+    prepared = prepare_data({"1": data}, stimuli, ["pixels-4"], cache=tmp_path / "features")
+    first, directory = trained_decoder(cfg, prepared, quiet=True, cache=tmp_path)
+    weights = directory / "model.safetensors"
+    assert verify_digest(weights) is None
+    raw = weights.read_bytes()
+    weights.write_bytes(raw[: len(raw) // 2])
+    with pytest.warns(UserWarning, match=r"cached decoder .* is corrupt .*retraining it"):
+        again, same_dir = trained_decoder(cfg, prepared, quiet=True, cache=tmp_path)
+    assert same_dir == directory and verify_digest(weights) is None
+    for (name, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items(),
+                                 strict=True):
+        assert torch.equal(a, b), name  # seeded training: the rebuilt entry is the same
