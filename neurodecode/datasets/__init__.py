@@ -43,6 +43,7 @@ from typing import Any
 
 from neurodecode.data.dataset import Dataset
 from neurodecode.errors import DataError
+from neurodecode.synth import WORLDS
 
 Subjects = Sequence[str | int] | None
 
@@ -219,9 +220,8 @@ def _need_path(card: dict, path) -> Path:
 #: The allow-list: card ``loader`` → how a whole dataset is opened with it. A card whose
 #: loader is not listed here is refused (no arbitrary imports from YAML).
 OPENERS: dict[str, Callable[..., Dataset]] = {
-    **{f"neurodecode.synth.{m}.read": _open_world for m in (
-        "vision", "meg_vision", "motor_imagery", "seeg_movie", "fc_demographics",
-        "emotion_eeg", "rsa_world")},
+    # every registered synthetic world's ``read`` (neurodecode.synth.WORLDS)
+    **{f"{module}.read": _open_world for module in WORLDS.values()},
     "neurodecode.data.nsd.load_nsd_betas": _open_nsd,
     "neurodecode.data.sensors.load_raw_epochs": _open_sensors,
     "neurodecode.data.bids.load_bids_epochs": _open_bids,
