@@ -5,9 +5,9 @@ channels or voxels, sampling rate, events, licence, citation, how to obtain it (
 fetcher or a URL), where it is cached, the neurodecode function that loads it, and known
 pitfalls. ``loader`` is real code: :func:`neurodecode.datasets.open_dataset` imports the
 function it names (:func:`resolve_loader`) and calls it for every subject, but only if the name
-is on its allow-list (``neurodecode.datasets.OPENERS``). Cards live in the repository's ``data_cards/`` folder (editable installs) or inside
-the installed package as ``neurodecode/_data_cards`` (wheels). They are read with
-``yaml.safe_load`` only.
+is on its allow-list (``neurodecode.datasets.OPENERS``). Cards live in the repository's
+``data_cards/`` folder (editable installs) or inside the installed package as
+``neurodecode/_data_cards`` (wheels). They are read with ``yaml.safe_load`` only.
 """
 
 from __future__ import annotations
