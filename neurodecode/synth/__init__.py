@@ -32,6 +32,7 @@ WORLDS: dict[str, str] = {
     "synthetic-fc-demographics": "neurodecode.synth.fc_demographics",
     "synthetic-emotion-eeg": "neurodecode.synth.emotion_eeg",
     "synthetic-rsa": "neurodecode.synth.rsa_world",
+    "synthetic-motion": "neurodecode.synth.motion",
 }
 
 
