@@ -37,12 +37,16 @@ import click
 @click.option("--guidance", type=float, default=5.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--no-control", is_flag=True, help="Skip the shuffled-brain-data control.")
+@click.option("--decoder", type=click.Choice(["deep", "ridge", "ridge+deep"]), default=None,
+              help="Decoder kind (default: the config's model.decoder). The ridge baseline is "
+                   "always scored beside it on the same split.")
+@click.option("--no-baseline", is_flag=True, help="Skip the ridge baseline.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("neurodecode-out/reconstruct"), show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def reconstruct(subject, dataset, modality, config, checkpoint, generator, generator_model,
                 allow_download, n_images, n_samples, strength, steps, guidance, seed,
-                no_control, out_dir, quiet):
+                no_control, decoder, no_baseline, out_dir, quiet):
     """Reconstruct the images a subject saw from their brain activity.
 
     With no options: builds the synthetic vision dataset, trains (or reuses) a cross-subject
@@ -56,11 +60,11 @@ def reconstruct(subject, dataset, modality, config, checkpoint, generator, gener
         generator=generator, generator_model=generator_model, allow_download=allow_download,
         n_images=n_images, n_samples=n_samples, strength=strength, steps=steps,
         guidance=guidance, seed=seed, out_dir=out_dir, shuffle_control=not no_control,
-        quiet=quiet,
+        decoder=decoder, ridge_baseline=not no_baseline, quiet=quiet,
     )
     metrics = result["metrics"]
-    shown = metrics[metrics["stage"] == "reconstruction"][["condition", "metric", "value",
-                                                           "ci_low", "ci_high"]]
+    shown = metrics[metrics["stage"] == "reconstruction"][["decoder", "condition", "metric",
+                                                           "value", "ci_low", "ci_high"]]
     click.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     click.echo(f"wrote {', '.join(str(p) for p in result['files'])} "
                f"in {result['seconds']:.0f} s")

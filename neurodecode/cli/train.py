@@ -19,8 +19,11 @@ import click
               "(`neurodecode data list`) or a folder (`neurodecode data check PATH`).")
 @click.option("--subjects", default=None, help="Override data.subjects, comma-separated "
               "(e.g. 1,2).")
+@click.option("--decoder", type=click.Choice(["deep", "ridge", "ridge+deep"]), default=None,
+              help="Override model.decoder: deep, ridge (per-subject ridge baseline) or "
+                   "ridge+deep (deep residual on top of ridge).")
 @click.option("--quiet", is_flag=True)
-def train(config, out_dir, resume, epochs, dataset, subjects, quiet):
+def train(config, out_dir, resume, epochs, dataset, subjects, decoder, quiet):
     """Train a cross-subject decoder (HF accelerate: `accelerate launch` runs it on many
     processes or GPUs)."""
     from neurodecode.training.experiment import fit, load_config
@@ -29,6 +32,8 @@ def train(config, out_dir, resume, epochs, dataset, subjects, quiet):
     if epochs is not None:
         cfg.train.epochs = epochs
     _override_data(cfg, dataset, subjects)
+    if decoder is not None:
+        cfg.model["decoder"] = decoder
     fit(cfg, out_dir=out_dir, quiet=quiet, resume=resume)
     from accelerate import PartialState
 

@@ -37,18 +37,32 @@ def _batches(n: int, size: int):
         yield slice(start, min(n, start + size))
 
 
+TOKEN_FORMS = ("versatile", "raw")
+
+
+def _check_form(form: str) -> None:
+    if form not in TOKEN_FORMS:
+        from neurodecode.errors import DataError
+
+        raise DataError(f"token form {form!r}: choose from {TOKEN_FORMS}")
+
+
 @dataclass
 class ClipImage:
     """CLIP image embeddings: pooled (projection_dim) or tokens (n_patches+1, projection_dim).
 
     Tokens are the last hidden states passed through the post-layernorm and the visual
-    projection, the form Versatile Diffusion and MindBridge condition on (257x768 for ViT-L/14).
+    projection; in ``form="versatile"`` (the default) every token is then divided by the norm of
+    the class token, exactly as Versatile Diffusion's own image encoder conditions its UNet
+    (``VersatileDiffusionDualGuidedPipeline._encode_image_prompt``), which MindBridge and See
+    Through Their Minds decode (257x768 for ViT-L/14). ``form="raw"`` skips the division.
     """
 
     model: Any = CLIP_L14
     tokens: bool = False
     batch_size: int = 32
     allow_download: bool = False
+    form: str = "versatile"
     _net: Any = field(default=None, repr=False)
 
     @property
@@ -70,7 +84,23 @@ class ClipImage:
         return TargetSpace("clip-image", (dim,), "pooled")
 
     def cache_key(self) -> dict:
-        return {"model": model_key(self.model, self.net), "tokens": self.tokens}
+        _check_form(self.form)
+        return {"model": model_key(self.model, self.net), "tokens": self.tokens,
+                "form": self.form if self.tokens else None}
+
+    @torch.no_grad()
+    def encode_pixels(self, pixel_values: torch.Tensor) -> np.ndarray:
+        """CLIP-normalised pixels ``(n, 3, S, S)`` → pooled embeddings or tokens (this
+        extractor's form)."""
+        result = self.net(pixel_values=pixel_values)
+        if not self.tokens:
+            return result.image_embeds.numpy()
+        hidden = self.net.vision_model.post_layernorm(result.last_hidden_state)
+        tokens = self.net.visual_projection(hidden)
+        _check_form(self.form)
+        if self.form == "versatile":
+            tokens = tokens / torch.norm(tokens[:, :1], dim=-1, keepdim=True)
+        return tokens.numpy()
 
     @torch.no_grad()
     def encode_images(self, images: np.ndarray) -> np.ndarray:
@@ -81,12 +111,7 @@ class ClipImage:
         out = []
         for sl in _batches(len(images), self.batch_size):
             x = (torch.from_numpy(resize_images(images[sl], size)) - mean) / std
-            result = self.net(pixel_values=x)
-            if self.tokens:
-                hidden = self.net.vision_model.post_layernorm(result.last_hidden_state)
-                out.append(self.net.visual_projection(hidden).numpy())
-            else:
-                out.append(result.image_embeds.numpy())
+            out.append(self.encode_pixels(x))
         return np.concatenate(out)
 
     def extract(self, stimuli: StimulusSet) -> np.ndarray:
@@ -95,13 +120,22 @@ class ClipImage:
 
 @dataclass
 class ClipText:
-    """CLIP text embeddings of captions: pooled (projection_dim) or tokens (77, hidden)."""
+    """CLIP text embeddings of captions: pooled (projection_dim) or tokens (77, ...).
+
+    Tokens in ``form="versatile"`` (the default) are what Versatile Diffusion's own text
+    encoder feeds its UNet (``VersatileDiffusionDualGuidedPipeline._encode_text_prompt``):
+    every last hidden state through the text projection, divided by the norm of the pooled
+    (projected end-of-text) embedding, the prompt padded to 77 tokens with no attention mask;
+    shape (77, projection_dim). ``form="raw"`` gives the last hidden states (77, hidden) with
+    the padding masked, as Stable Diffusion's text encoder output.
+    """
 
     model: Any = CLIP_L14
     tokenizer: Any = None
     tokens: bool = False
     batch_size: int = 64
     allow_download: bool = False
+    form: str = "versatile"
     _net: Any = field(default=None, repr=False)
     _tok: Any = field(default=None, repr=False)
 
@@ -127,12 +161,15 @@ class ClipText:
     def space(self) -> TargetSpace:
         cfg = self.net.config
         if self.tokens:
-            return TargetSpace("clip-text-tokens", (cfg.max_position_embeddings, cfg.hidden_size),
-                               "tokens")
+            _check_form(self.form)
+            dim = cfg.projection_dim if self.form == "versatile" else cfg.hidden_size
+            return TargetSpace("clip-text-tokens", (cfg.max_position_embeddings, dim), "tokens")
         return TargetSpace("clip-text", (cfg.projection_dim,), "pooled")
 
     def cache_key(self) -> dict:
-        return {"model": model_key(self.model, self.net), "tokens": self.tokens}
+        _check_form(self.form)
+        return {"model": model_key(self.model, self.net), "tokens": self.tokens,
+                "form": self.form if self.tokens else None}
 
     @torch.no_grad()
     def encode_texts(self, texts: list[str]) -> np.ndarray:
@@ -141,6 +178,14 @@ class ClipText:
         for sl in _batches(len(texts), self.batch_size):
             enc = self.tok(texts[sl], padding="max_length", max_length=length, truncation=True,
                            return_tensors="pt")
+            if self.tokens and self.form == "versatile":
+                mask = (enc.attention_mask if getattr(self.net.config, "use_attention_mask",
+                                                      False) else None)
+                result = self.net(input_ids=enc.input_ids, attention_mask=mask)
+                embeds = self.net.text_projection(result.last_hidden_state)
+                embeds = embeds / torch.norm(result.text_embeds[:, None], dim=-1, keepdim=True)
+                out.append(embeds.numpy())
+                continue
             result = self.net(input_ids=enc.input_ids, attention_mask=enc.attention_mask)
             out.append((result.last_hidden_state if self.tokens else result.text_embeds).numpy())
         return np.concatenate(out)

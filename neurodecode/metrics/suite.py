@@ -279,9 +279,11 @@ def evaluate_reconstructions(
 
 
 def save_metrics(
-    results: pd.DataFrame | Sequence[MetricResult], out_dir: str | os.PathLike
+    results: pd.DataFrame | Sequence[MetricResult], out_dir: str | os.PathLike,
+    extra: dict | None = None,
 ) -> list[Path]:
-    """Write ``metrics.json`` (list of rows) and ``metrics.csv`` atomically into ``out_dir``."""
+    """Write ``metrics.json`` (list of rows, plus the keys of ``extra``) and ``metrics.csv``
+    atomically into ``out_dir``."""
     frame = (
         results
         if isinstance(results, pd.DataFrame)
@@ -289,7 +291,7 @@ def save_metrics(
     )
     out = Path(out_dir)
     rows = json.loads(frame.to_json(orient="records"))
-    json_path = write_json(out / "metrics.json", {"metrics": rows})
+    json_path = write_json(out / "metrics.json", {"metrics": rows, **(extra or {})})
     csv_path = out / "metrics.csv"
     with atomic_path(csv_path) as tmp:
         frame.to_csv(tmp, index=False)

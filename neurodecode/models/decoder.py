@@ -8,6 +8,23 @@ Heads map the backbone output to named target spaces:
 - ``tokenwise`` — one shared projection plus a learned query per token, then a per-token
   linear layer (cost independent of the number of tokens);
 - ``spatial`` — a small upsampling conv decoder for pixels or VAE latents (low-level branch).
+
+``DecoderConfig.decoder`` chooses what sits between the voxels and the targets:
+
+- ``deep`` — adapters → backbone → heads (above);
+- ``ridge`` — one ridge regression per subject and head on standardised voxels, penalty per
+  target column chosen by cross-validation inside the training data (:mod:`neurodecode.ridge`;
+  Takagi & Nishimoto, CVPR 2023; Ozcelik & VanRullen 2023). A head may read only a region of
+  interest (``HeadConfig.roi``: e.g. early visual cortex → pixels/VAE latent, higher visual
+  cortex → semantic embedding, Takagi & Nishimoto's recipe);
+- ``ridge+deep`` — the deep decoder learns a *residual* on top of the frozen per-subject ridge
+  prediction (its heads' last layers start at zero, so training starts from the ridge
+  decoder). With ~100 training trials the deep part has little to add and early stopping on
+  a validation split keeps it from making things worse; with more data it adds what is shared
+  across subjects and non-linear.
+
+Ridge weights are fitted in closed form (:func:`neurodecode.training.trainer.fit_ridge`), not
+by gradient descent, and stored as buffers (so checkpoints hold them).
 """
 
 from __future__ import annotations
@@ -20,6 +37,8 @@ from torch import nn
 
 from neurodecode.models.adapters import AdapterConfig, Builder, build_adapter
 
+DECODERS = ("deep", "ridge", "ridge+deep")
+
 
 @dataclass
 class HeadConfig:
@@ -30,6 +49,7 @@ class HeadConfig:
     kind: str = "linear"
     rank: int = 64
     channels: int = 64
+    roi: str | None = None  # ridge part reads only voxels of this ROI (TrialData.info["rois"])
 
 
 @dataclass
@@ -42,6 +62,19 @@ class DecoderConfig:
     width: int = 512
     depth: int = 2
     dropout: float = 0.15
+    decoder: str = "deep"  # deep | ridge | ridge+deep
+
+    def __post_init__(self):
+        if self.decoder not in DECODERS:
+            raise ValueError(f"unknown decoder {self.decoder!r}; choose from {DECODERS}")
+
+    @property
+    def has_ridge(self) -> bool:
+        return self.decoder in ("ridge", "ridge+deep")
+
+    @property
+    def has_deep(self) -> bool:
+        return self.decoder in ("deep", "ridge+deep")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,6 +88,7 @@ class DecoderConfig:
             width=d.get("width", 512),
             depth=d.get("depth", 2),
             dropout=d.get("dropout", 0.15),
+            decoder=d.get("decoder", "deep"),
         )
 
 
@@ -149,6 +183,33 @@ def build_head(width: int, cfg: HeadConfig) -> nn.Module:
                      "tokenwise or spatial")
 
 
+class RidgeMap(nn.Module):
+    """A fitted linear map from standardised voxels to one head's flattened target.
+
+    ``weight`` (n_targets, n_voxels) and ``bias`` are buffers set by :meth:`set` from a
+    :class:`neurodecode.ridge.MultiRidgeCV` fit (columns of voxels outside the head's ROI are
+    zero); ``alphas`` the penalty chosen per target; ``fitted`` is 1 once set.
+    """
+
+    def __init__(self, n_in: int, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(shape)
+        n_out = int(np.prod(shape))
+        self.register_buffer("weight", torch.zeros(n_out, n_in))
+        self.register_buffer("bias", torch.zeros(n_out))
+        self.register_buffer("alphas", torch.zeros(n_out))
+        self.register_buffer("fitted", torch.zeros(()))
+
+    def set(self, weight: np.ndarray, bias: np.ndarray, alphas: np.ndarray) -> None:
+        self.weight.copy_(torch.as_tensor(weight, dtype=torch.float32))
+        self.bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        self.alphas.copy_(torch.as_tensor(alphas, dtype=torch.float32))
+        self.fitted.fill_(1.0)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.weight.T + self.bias).view(-1, *self.shape)
+
+
 class Standardize(nn.Module):
     """Per-voxel (x - mean) / std with statistics from *training* trials only (buffers)."""
 
@@ -184,31 +245,51 @@ class BrainDecoder(nn.Module):
         self.adapters = nn.ModuleDict()
         self.builders = nn.ModuleDict()
         self.scalers = nn.ModuleDict()
-        if cfg.adapter.kind == "anat":
+        self.ridge = nn.ModuleDict()
+        if cfg.adapter.kind == "anat" and cfg.has_deep:
             self.anchor_proj = nn.Linear(cfg.adapter.anchors_per_axis**3, cfg.width)
         for subject, n_in in cfg.n_features.items():
             self.add_subject(subject, n_in, self.coords.get(subject))
-        self.backbone = ResidualMLP(cfg.width, cfg.depth, cfg.dropout)
-        self.heads = nn.ModuleDict({h.target: build_head(cfg.width, h) for h in cfg.heads})
+        if cfg.has_deep:
+            self.backbone = ResidualMLP(cfg.width, cfg.depth, cfg.dropout)
+            self.heads = nn.ModuleDict({h.target: build_head(cfg.width, h) for h in cfg.heads})
+        else:
+            self.backbone = None
+            self.heads = nn.ModuleDict()
+        if cfg.decoder == "ridge+deep":  # start exactly at the ridge decoder
+            for head in self.heads.values():
+                last = [m for m in head.modules() if isinstance(m, nn.Linear | nn.Conv2d)][-1]
+                nn.init.zeros_(last.weight)
+                nn.init.zeros_(last.bias)
 
     def add_subject(self, subject: str, n_in: int, coords: np.ndarray | None = None) -> None:
         """Create (or replace with a fresh one) the adapter and builder of ``subject``."""
         subject = str(subject)
         a = self.cfg.adapter
-        self.adapters[subject] = build_adapter(n_in, self.cfg.width, a, coords)
         self.scalers[subject] = Standardize(n_in)
-        if a.builder:
-            self.builders[subject] = Builder(self.cfg.width, n_in, a.builder_hidden)
+        if self.cfg.has_deep:
+            self.adapters[subject] = build_adapter(n_in, self.cfg.width, a, coords)
+            if a.builder:
+                self.builders[subject] = Builder(self.cfg.width, n_in, a.builder_hidden)
+        if self.cfg.has_ridge:
+            self.ridge[subject] = nn.ModuleDict(
+                {h.target.replace(".", "_"): RidgeMap(n_in, h.shape) for h in self.cfg.heads})
         self.cfg.n_features[subject] = int(n_in)
         if coords is not None:
             self.coords[subject] = np.asarray(coords)
 
-    def embed(self, x: torch.Tensor, subject: str) -> torch.Tensor:
-        """Subject voxels (raw, standardised here) → shared space ``(batch, width)``."""
+    def embed(self, x: torch.Tensor, subject: str, standardized: bool = False) -> torch.Tensor:
+        """Subject voxels → shared space ``(batch, width)``.
+
+        ``x`` is raw (standardised here with the subject's training statistics) unless
+        ``standardized=True`` (e.g. voxels rebuilt by a builder, which already live in the
+        standardised space).
+        """
         subject = str(subject)
         if subject not in self.adapters:
             raise KeyError(f"no adapter for subject {subject!r}; known: {list(self.adapters)}")
-        out = self.adapters[subject](self.scalers[subject](x))
+        z = x if standardized else self.scalers[subject](x)
+        out = self.adapters[subject](z)
         if isinstance(out, tuple):  # anatomical adapter: common-space anchors + residual
             anchors, residual = out
             return self.anchor_proj(anchors) + residual
@@ -227,13 +308,41 @@ class BrainDecoder(nn.Module):
         cycle loss. Everything goes through ``forward`` so that distributed training
         synchronises every gradient.
         """
-        shared = self.embed(x, subject)
-        out = {"shared": shared, **self.decode(shared)}
-        if str(subject) in self.builders:  # rebuilds the standardised voxels
-            out["rebuilt"] = self.builders[str(subject)](shared)
-        if cycle_to is not None:
-            out["cycled"] = self.embed(self.builders[str(cycle_to)](shared), cycle_to)
+        subject = str(subject)
+        if subject not in self.scalers:
+            raise KeyError(f"no subject {subject!r} in this decoder; known: "
+                           f"{list(self.scalers)}")
+        out: dict[str, torch.Tensor] = {}
+        if self.cfg.has_deep:
+            shared = self.embed(x, subject)
+            out = {"shared": shared, **self.decode(shared)}
+            if subject in self.builders:  # rebuilds the standardised voxels
+                out["rebuilt"] = self.builders[subject](shared)
+            if cycle_to is not None:
+                # builders output standardised voxels: embed them without standardising again
+                out["cycled"] = self.embed(self.builders[str(cycle_to)](shared), cycle_to,
+                                           standardized=True)
+        if self.cfg.has_ridge:
+            z = self.scalers[subject](x)
+            for h in self.cfg.heads:
+                base = self.ridge[subject][h.target.replace(".", "_")](z)
+                out[h.target] = out[h.target] + base if h.target in out else base
         return out
+
+
+def ridge_part(model: BrainDecoder) -> BrainDecoder:
+    """The ridge decoder inside a ``ridge+deep`` model (same scalers, same fitted ridge maps):
+    exactly the ridge baseline fitted on the same training trials, without refitting."""
+    import copy
+
+    if not model.cfg.has_ridge:
+        raise ValueError(f"a {model.cfg.decoder!r} decoder has no ridge part")
+    cfg = copy.deepcopy(model.cfg)
+    cfg.decoder = "ridge"
+    out = BrainDecoder(cfg, model.coords or None)
+    out.scalers.load_state_dict(model.scalers.state_dict())
+    out.ridge.load_state_dict(model.ridge.state_dict())
+    return out.eval()
 
 
 def count_parameters(cfg: DecoderConfig) -> dict[str, int]:
@@ -249,7 +358,10 @@ def count_parameters(cfg: DecoderConfig) -> dict[str, int]:
         model = BrainDecoder(cfg, coords)
     parts = {"adapters": model.adapters, "builders": model.builders,
              "backbone": model.backbone, "heads": model.heads}
-    counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
+    counts = {k: sum(p.numel() for p in m.parameters()) if m is not None else 0
+              for k, m in parts.items()}
+    counts["ridge"] = sum(b.numel() for n, b in model.ridge.named_buffers()
+                          if n.endswith(("weight", "bias")))
     if hasattr(model, "anchor_proj"):
         counts["backbone"] += sum(p.numel() for p in model.anchor_proj.parameters())
     counts["total"] = sum(counts.values())

@@ -76,13 +76,34 @@ def shuffle_pairing(prepared: PreparedData, seed: int = 0) -> PreparedData:
     return replace(prepared, train=train)
 
 
+def decoder_cache_key(cfg: ExperimentConfig, prepared: PreparedData,
+                      shuffled: bool = False) -> str:
+    """Content hash of everything a trained decoder depends on: the config, every training
+    trial of every subject (voxels *and* stimulus ids), the target spaces, whether the pairing
+    is shuffled, and the package version."""
+    data = {s: (np.asarray(d.X), np.asarray(d.stimulus_ids)) for s, d in prepared.train.items()}
+    return content_hash(cfg.to_dict(), data, prepared.targets, np.asarray(prepared.stimuli.ids),
+                        shuffled, neurodecode.__version__)
+
+
+def with_decoder(cfg: ExperimentConfig, decoder: str) -> ExperimentConfig:
+    """A copy of ``cfg`` whose model section uses ``decoder`` (deep, ridge or ridge+deep)."""
+    import copy
+
+    from neurodecode.models.decoder import DECODERS
+
+    if decoder not in DECODERS:
+        raise DataError(f"--decoder {decoder!r}: choose from {', '.join(DECODERS)}")
+    out = copy.deepcopy(cfg)
+    out.model["decoder"] = decoder
+    return out
+
+
 def trained_decoder(cfg: ExperimentConfig, prepared: PreparedData, shuffled: bool = False,
                     quiet: bool = False, cache: Path | None = None):
     """A decoder for ``cfg`` trained on ``prepared``, reused from the cache when the config,
-    the data and the package version are unchanged (key = content hash of all three)."""
-    data_key = content_hash(*[prepared.train[s].X[:50] for s in prepared.train],
-                            cfg.to_dict())
-    key = content_hash(cfg.to_dict(), data_key, shuffled, neurodecode.__version__)
+    the data and the package version are unchanged (:func:`decoder_cache_key`)."""
+    key = decoder_cache_key(cfg, prepared, shuffled)
     directory = (cache or cache_root()) / "decoders" / key
     if (directory / "config.json").exists():
         try:  # a damaged cache entry is rebuilt, not fatal for every later run
@@ -152,17 +173,18 @@ def _checked(gen, allow_download: bool):
     return gen
 
 
-def _codec_networks(generator) -> list:
-    """Offline feature networks of the synthetic world (the embedded codec's encoder)."""
-    from neurodecode.metrics.features import FeatureNetwork
+def _world_networks() -> list:
+    """Offline feature networks of the synthetic world for the metrics: the WorldProbe, a
+    network trained apart from the embedded generator, so the scores stay independent of the
+    codec encoder that ranks best-of-N candidates (:mod:`neurodecode.metrics.world_probe`)."""
+    from neurodecode.metrics.world_probe import probe_networks
 
-    codec = generator.codec
-    common = dict(input_size=codec.cfg.image_size, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0),
-                  model_id="neurodecode embedded codec (synthetic world)")
-    return [
-        FeatureNetwork("WorldCodec(early)", codec.encoder, layer="1", **common),
-        FeatureNetwork("WorldCodec(semantic)", codec.encode, **common),
-    ]
+    return probe_networks()
+
+
+def _codec_networks(generator=None) -> list:
+    """The world's metric networks (kept name; no longer the generator's own encoder)."""
+    return _world_networks()
 
 
 def _score(gt: np.ndarray, result: dict, decoded: np.ndarray | None, true: np.ndarray | None,
@@ -196,6 +218,17 @@ def _stages(quiet: bool):
             tqdm.write(f"[{count[0]}] {message}", file=sys.stderr)
 
     return say
+
+
+def side_by_side(metrics: pd.DataFrame, stage: str = "reconstruction") -> dict:
+    """``{metric: {"<decoder> (<condition>)": value}}``: every decoder and the control in one
+    place, for one stage."""
+    rows = metrics[metrics["stage"] == stage]
+    out: dict[str, dict] = {}
+    for _, row in rows.iterrows():
+        label = f"{row['decoder']} ({row['condition']})"
+        out.setdefault(str(row["metric"]), {})[label] = float(row["value"])
+    return out
 
 
 def chance_from_control(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -269,11 +302,17 @@ def run_reconstruction(
     seed: int = 0,
     out_dir: str | Path = "neurodecode-out/reconstruct",
     shuffle_control: bool = True,
+    decoder: str | None = None,
+    ridge_baseline: bool = True,
     quiet: bool = False,
 ) -> dict:
     """Run the main job; return ``{"metrics": DataFrame, "files": [...], "seconds": float}``.
 
     ``n_images`` limits the number of test images (all shared test images by default).
+    ``decoder`` (deep, ridge or ridge+deep) overrides the config's ``model.decoder``. The
+    metrics hold, on the same split and generator, the chosen decoder (``condition = real``),
+    the ridge baseline (``decoder = ridge``; unless the chosen decoder is ridge) and the
+    chosen decoder trained on shuffled pairings (``condition = shuffled``).
     """
     start = time.time()
     out_dir = Path(out_dir)
@@ -290,6 +329,8 @@ def run_reconstruction(
             n_samples=n_samples, strength=strength, steps=steps, guidance=guidance, seed=seed,
             out_dir=out_dir, shuffle_control=shuffle_control, quiet=quiet,
             dataset=None if dataset == "synthetic-vision" else dataset)
+    if decoder is not None:
+        cfg = with_decoder(cfg, decoder)
     check_writable_dir(out_dir, "--out")  # before the work, not after it
     say = _stages(quiet)
     if dataset != "synthetic-vision" or modality == "meg":
@@ -327,27 +368,55 @@ def run_reconstruction(
                           steps=steps, guidance=guidance, strength=strength, seed=seed)
     seen = stimuli.get_images(test.stimulus_ids)
     true_embed = prepared.target_rows(test).get("world-embed")
-    networks = _codec_networks(gen) if generator == "embedded" else []
+    networks = _world_networks() if generator == "embedded" else []
 
-    def run(decoder, condition: str):
-        preds = predict(decoder, test.X, subject)
-        say(f"generate {test.n_trials} images ({generator}, {condition} data)")
+    def run(trained, condition: str, name: str):
+        preds = predict(trained, test.X, subject)
+        say(f"generate {test.n_trials} images ({generator}, {name} decoder, {condition} data)")
         result = recon.reconstruct(preds)
-        say(f"score the {condition} reconstructions")
-        return result, _score(seen, result, preds.get("world-embed"), true_embed, networks,
-                              condition, seed, quiet)
+        say(f"score the {name} decoder's {condition} reconstructions")
+        frame = _score(seen, result, preds.get("world-embed"), true_embed, networks,
+                       condition, seed, quiet)
+        frame.insert(1, "decoder", name)
+        return result, frame
 
-    result, metrics = run(model, "real")
+    decoder_name = model.cfg.decoder
+    result, metrics = run(model, "real", decoder_name)
+    frames = [metrics]
+    baseline_dir = None
+    if ridge_baseline and decoder_name != "ridge":
+        say("fit the ridge baseline (per-subject ridge, alpha per target chosen by CV inside "
+            "the training trials) on the same split")
+        if checkpoint is not None:
+            missing = set(model.cfg.n_features) - set(prepared.train)
+            if missing:
+                raise DataError(f"the ridge baseline needs training data of subjects "
+                                f"{sorted(missing)} of {checkpoint}")
+        if decoder_name == "ridge+deep":  # its ridge part *is* the baseline (same fit)
+            from neurodecode.models.decoder import ridge_part
+
+            ridge, baseline_dir = ridge_part(model), decoder_dir
+        else:
+            ridge, baseline_dir = trained_decoder(with_decoder(cfg, "ridge"), prepared,
+                                                  quiet=quiet)
+        frames.append(run(ridge, "real", "ridge")[1])
     if shuffle_control and checkpoint is None:
         say("train the shuffled control (the same decoder on training trials permuted "
             "against their stimuli; it must score at chance)")
         control, _ = trained_decoder(cfg, prepared, shuffled=True, quiet=quiet)
-        _, control_metrics = run(control, "shuffled")
-        metrics = pd.concat([metrics, control_metrics], ignore_index=True)
+        frames.append(run(control, "shuffled", decoder_name)[1])
+    metrics = pd.concat(frames, ignore_index=True)
     metrics = chance_from_control(metrics)
     from neurodecode.metrics.suite import save_metrics
 
-    files = save_metrics(metrics, out_dir)
+    files = save_metrics(metrics, out_dir, extra={
+        "side_by_side": side_by_side(metrics),
+        "seeds": {"decoder_training": cfg.train.seed, "shuffle": cfg.train.seed,
+                  "generator": seed, "bootstrap": seed,
+                  "world": (cfg.data.get("params") or {}).get("seed")},
+        "split": {"subject": subject, "n_test_images": int(test.n_trials),
+                  "train_trials": {s: int(d.n_trials) for s, d in prepared.train.items()}},
+    })
     files.append(save_figure(seen, result, out_dir / "reconstructions.png",
                              title=f"{modality.upper() if modality == 'meg' else 'fMRI'} "
                                    f"subject {subject}: seen / reconstructed ({generator}) / "
@@ -356,7 +425,9 @@ def run_reconstruction(
                 "dataset": cfg.data.get("dataset", dataset), "generator": generator,
                 "generator_model": generator_model, "n_images": int(test.n_trials),
                 "n_samples": recon.n_samples, "strength": strength, "steps": steps,
-                "guidance": guidance, "seed": seed, "decoder": str(decoder_dir),
+                "guidance": guidance, "seed": seed, "decoder": decoder_name,
+                "decoder_dir": str(decoder_dir),
+                "ridge_baseline_dir": None if baseline_dir is None else str(baseline_dir),
                 "best_of_n": "ranked by cosine to the decoded world-embed, never ground truth",
                 "experiment": cfg.to_dict(), "neurodecode": neurodecode.__version__}
     files.append(write_text(out_dir / "config.yaml", yaml.safe_dump(resolved, sort_keys=False)))

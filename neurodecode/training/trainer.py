@@ -5,6 +5,15 @@ are interleaved in a seeded random order, and with several processes each takes 
 batch (DDP averages gradients; adapters unused in a step are allowed). AdamW with one weight
 decay for adapters and one for the rest, a one-cycle learning-rate schedule (Smith 2018),
 gradient clipping, per-loss logs.
+
+Small-data safeguards (``TrainConfig``): ``val_fraction`` holds out that share of each
+subject's training *stimuli* (all repetitions of a held-out image go together) as a validation
+split; the decoder is scored on it before training and after every epoch (mean per-sample
+Pearson correlation of every head with its target, the quantity PixCorr and two-way
+identification rest on), training stops after ``patience`` epochs without improvement, and the
+best epoch's weights are restored (Prechelt 1998, "Early stopping — but when?"). Decoders with
+a ridge part (``ridge``, ``ridge+deep``) get it fitted in closed form first
+(:func:`fit_ridge`); after early stopping the ridge part is refitted on all training trials.
 """
 
 from __future__ import annotations
@@ -56,6 +65,9 @@ class TrainConfig:
     grad_clip: float = 1.0
     mixed_precision: str = "no"
     seed: int = 0
+    val_fraction: float = 0.0
+    patience: int = 5
+    ridge_cv: int = 5
     losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("mse", "world-embed")])
 
     @classmethod
@@ -74,6 +86,83 @@ class SubjectBatches:
 
     X: np.ndarray
     targets: dict[str, np.ndarray]
+    stimulus_ids: np.ndarray | None = None
+    rois: dict[str, np.ndarray] | None = None  # ROI name → bool voxel mask
+
+    def take(self, rows: np.ndarray) -> SubjectBatches:
+        return SubjectBatches(self.X[rows], {k: v[rows] for k, v in self.targets.items()},
+                              None if self.stimulus_ids is None else self.stimulus_ids[rows],
+                              self.rois)
+
+
+def validation_split(data: dict[str, SubjectBatches], fraction: float, seed: int = 0):
+    """``(fit, val)``: hold out ``fraction`` of each subject's stimuli (repetitions together)."""
+    fit, val = {}, {}
+    for s, d in data.items():
+        ids = d.stimulus_ids if d.stimulus_ids is not None else np.arange(len(d.X))
+        unique = np.unique(ids)
+        n_val = int(round(fraction * len(unique)))
+        if n_val < 2 or len(unique) - n_val < 3:
+            raise ValueError(f"subject {s}: {len(unique)} training stimuli are too few for a "
+                             f"validation split of {fraction}")
+        rng = np.random.default_rng([seed, 7])
+        held = np.isin(ids, rng.choice(unique, n_val, replace=False))
+        fit[s], val[s] = d.take(np.flatnonzero(~held)), d.take(np.flatnonzero(held))
+    return fit, val
+
+
+def fit_ridge(model: BrainDecoder, data: dict[str, SubjectBatches], cv: int = 5) -> None:
+    """Fit the ridge part of ``model`` for every subject in ``data`` (closed form).
+
+    One :class:`neurodecode.ridge.MultiRidgeCV` per subject and ROI, over the flattened
+    targets of every head reading that ROI, on voxels standardised with the model's scalers;
+    the penalty of each target column is chosen by ``cv``-fold cross-validation inside
+    ``data``.
+    """
+    from neurodecode.ridge import MultiRidgeCV
+
+    for s, d in data.items():
+        z = model.scalers[s](torch.from_numpy(np.asarray(d.X, np.float32))).numpy()
+        by_roi: dict[str | None, list] = {}
+        for h in model.cfg.heads:
+            by_roi.setdefault(h.roi, []).append(h)
+        for roi, heads in by_roi.items():
+            cols = np.ones(z.shape[1], bool)
+            if roi is not None:
+                if not d.rois or roi not in d.rois:
+                    raise ValueError(f"head(s) {[h.target for h in heads]} read ROI {roi!r} "
+                                     f"but subject {s} has ROIs {sorted(d.rois or {})}")
+                cols = np.asarray(d.rois[roi], bool)
+            Y = np.concatenate([d.targets[h.target].reshape(len(z), -1) for h in heads], 1)
+            ridge = MultiRidgeCV(cv=min(cv, len(z)), standardize=False).fit(z[:, cols], Y)
+            start = 0
+            for h in heads:
+                n = int(np.prod(h.shape))
+                weight = np.zeros((n, z.shape[1]))
+                weight[:, cols] = ridge.coef_[:, start:start + n].T
+                model.ridge[s][h.target.replace(".", "_")].set(
+                    weight, ridge.intercept_[start:start + n],
+                    ridge.best_alphas_[start:start + n])
+                start += n
+
+
+@torch.no_grad()
+def validation_score(model: BrainDecoder, val: dict[str, SubjectBatches]) -> float:
+    """Mean over subjects and heads of the mean per-sample Pearson r(prediction, target)."""
+    was_training = model.training
+    model.eval()
+    scores = []
+    for s, d in val.items():
+        out = model(torch.from_numpy(np.asarray(d.X, np.float32)), s)
+        for h in model.cfg.heads:
+            p = out[h.target].flatten(1).double()
+            t = torch.from_numpy(np.asarray(d.targets[h.target])).flatten(1).double()
+            p = p - p.mean(1, keepdim=True)
+            t = t - t.mean(1, keepdim=True)
+            r = (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1) + 1e-12)
+            scores.append(float(r.mean()))
+    model.train(was_training)
+    return float(np.mean(scores))
 
 
 def seed_everything(seed: int) -> None:
@@ -128,6 +217,19 @@ def train(
     from accelerate.utils import DistributedDataParallelKwargs
 
     seed_everything(cfg.seed)
+    all_data = data
+    # ridge parts fitted here: every subject trained on, except already-fitted ones that a
+    # restricted (adaptation) run does not train
+    ridge_subjects = [s for s in data if model.cfg.has_ridge and (
+        trainable is None or not bool(next(iter(model.ridge[s].values())).fitted))]
+    if not model.cfg.has_deep:
+        fit_ridge(model, {s: data[s] for s in ridge_subjects}, cfg.ridge_cv)
+        return [{"epoch": 0, "step": 0, "decoder": "ridge", "subjects": ",".join(data)}]
+    val = None
+    if cfg.val_fraction and resume is None:
+        data, val = validation_split(data, cfg.val_fraction, cfg.seed)
+    if ridge_subjects and resume is None:
+        fit_ridge(model, {s: data[s] for s in ridge_subjects}, cfg.ridge_cv)
     if accelerator is None:
         accelerator = Accelerator(
             mixed_precision=cfg.mixed_precision,
@@ -165,6 +267,10 @@ def train(
     step = start_epoch * steps_per_epoch
     bar = tqdm(total=total, initial=step, disable=quiet or not accelerator.is_main_process,
                desc=desc, unit="step")
+    best = None
+    if val is not None:
+        best = (validation_score(model, val), -1, _snapshot(model))
+        logs.append({"epoch": -1, "step": step, "val_score": best[0]})
     wrapped.train()
     for epoch in range(start_epoch, cfg.epochs):
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -198,9 +304,25 @@ def train(
             bar.update(1)
         if on_epoch_end is not None and accelerator.is_main_process:
             on_epoch_end(epoch, optimizer, scheduler, logs)
+        if val is not None:
+            score = validation_score(model, val)
+            logs.append({"epoch": epoch, "step": step, "val_score": score})
+            if score > best[0]:
+                best = (score, epoch, _snapshot(model))
+            elif epoch - best[1] >= cfg.patience:
+                break
     bar.close()
+    if best is not None:
+        model.load_state_dict(best[2])
+        logs.append({"epoch": best[1], "step": step, "best_val_score": best[0]})
+        if ridge_subjects:  # the ridge part sees every training trial
+            fit_ridge(model, {s: all_data[s] for s in ridge_subjects}, cfg.ridge_cv)
     wrapped.eval()
     return logs
+
+
+def _snapshot(model: BrainDecoder) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def _tensorise(d: SubjectBatches) -> torch.Tensor:

@@ -105,7 +105,8 @@ def test_cache_computes_once_and_rereads(stimuli, tmp_path):
     assert ex.calls == 1 and ex.seen_files == [[]]
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(first, stimuli.images.mean((1, 2)), rtol=1e-6)
-    files = sorted(p.name for p in tmp_path.iterdir())
+    # the cached array (plus its .sha256 integrity digest, issue 14)
+    files = sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".sha256")
     assert len(files) == 1 and files[0].startswith("mean-colour-") and files[0].endswith(".npy")
     np.testing.assert_array_equal(np.load(tmp_path / files[0]), first)
 
@@ -119,7 +120,7 @@ def test_cache_key_follows_stimuli_and_parameters(stimuli, tmp_path):
     extract_cached(ex, changed, tmp_path)
     assert ex.calls == 2
     extract_cached(ex, stimuli.subset(stimuli.ids[:3]), tmp_path)
-    assert ex.calls == 3 and len(list(tmp_path.iterdir())) == 3
+    assert ex.calls == 3 and len(list(tmp_path.glob("*.npy"))) == 3
 
 
 def test_cache_default_dir_from_environment(stimuli, tmp_path, monkeypatch):
@@ -202,8 +203,13 @@ def test_clip_image_pooled_and_tokens(stimuli):
     p, t = pooled.extract(stimuli), tokens.extract(stimuli)
     assert p.shape == (6, PROJ) and t.shape == (6, 17, PROJ)
     assert np.isfinite(t).all() and not np.allclose(p[0], p[1])
-    # the pooled embedding is the projected, post-layernormed class token
-    np.testing.assert_allclose(t[:, 0], p, rtol=1e-4, atol=1e-5)
+    # Versatile Diffusion's form: tokens divided by the class token's norm
+    np.testing.assert_allclose(np.linalg.norm(t[:, 0], axis=-1), 1.0, rtol=1e-5)
+    # raw form: the pooled embedding is the projected, post-layernormed class token
+    raw = ClipImage(model=net, tokens=True, form="raw").extract(stimuli)
+    np.testing.assert_allclose(raw[:, 0], p, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(t, raw / np.linalg.norm(raw[:, :1], axis=-1, keepdims=True),
+                               rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.slow
@@ -228,11 +234,14 @@ def test_cache_distinguishes_models_with_the_same_config(stimuli, tmp_path):
 def test_clip_text_pooled_and_tokens(stimuli, tiny_text):
     net, tok = tiny_text
     pooled = ClipText(model=net, tokenizer=tok)
-    tokens = ClipText(model=net, tokenizer=tok, tokens=True)
+    tokens = ClipText(model=net, tokenizer=tok, tokens=True, form="raw")
     assert pooled.space == TargetSpace("clip-text", (PROJ,), "pooled")
     assert tokens.space == TargetSpace("clip-text-tokens", (24, 32), "tokens")
     p, t = pooled.extract(stimuli), tokens.extract(stimuli)
     assert p.shape == (6, PROJ) and t.shape == (6, 24, 32)
+    versatile = ClipText(model=net, tokenizer=tok, tokens=True)  # projected, /|pooled|
+    assert versatile.space == TargetSpace("clip-text-tokens", (24, PROJ), "tokens")
+    assert versatile.extract(stimuli).shape == (6, 24, PROJ)
     assert len(set(stimuli.captions)) == 6
     distances = np.linalg.norm(p[:, None] - p[None], axis=-1)
     assert distances[~np.eye(6, dtype=bool)].min() > 1e-3  # different captions, different vectors

@@ -70,18 +70,26 @@ def test_reconstruct_command_writes_figure_metrics_and_falls_to_chance_when_shuf
     csv = pd.read_csv(out / "metrics.csv")
     assert len(csv) == len(rows) and {"ci_low", "ci_high", "resize", "n_images"} <= set(csv)
 
-    def value(condition, metric, stage="reconstruction"):
+    def value(condition, metric, stage="reconstruction", decoder="deep"):
         sel = rows[(rows.condition == condition) & (rows.metric == metric)
-                   & (rows.stage == stage)]
-        assert len(sel) == 1, (condition, metric)
+                   & (rows.stage == stage) & (rows.decoder == decoder)]
+        assert len(sel) == 1, (condition, metric, decoder)
         return float(sel.value.iloc[0])
 
     decoded = "two-way identification [world-embed (decoded)]"
     assert value("real", decoded) > 0.9
     assert 0.35 < value("shuffled", decoded) < 0.65
-    assert value("real", "WorldCodec(semantic)") > 0.85
+    assert value("real", "WorldProbe(semantic)") > 0.85
     assert value("real", "PixCorr") > value("shuffled", "PixCorr") + 0.1
     assert value("real", "PixCorr", stage="low-level") > 0.3
+    # the ridge baseline sits beside the deep decoder, on the same split and generator
+    assert value("real", decoded, decoder="ridge") > 0.9
+    assert set(rows.decoder) == {"deep", "ridge"}
+    assert set(rows[rows.decoder == "ridge"].condition) == {"real"}
+    report = json.loads((out / "metrics.json").read_text())
+    assert set(report["side_by_side"]["PixCorr"]) == {"deep (real)", "ridge (real)",
+                                                       "deep (shuffled)"}
+    assert report["seeds"]["decoder_training"] == 0 and report["split"]["n_test_images"] == 40
     resolved = yaml.safe_load((out / "config.yaml").read_text())
     assert resolved["n_images"] == 40 and "never ground truth" in resolved["best_of_n"]
 
