@@ -205,6 +205,14 @@ def _open_fmri_runs(card: dict, loader: Callable, path, subjects: Subjects,
                    source=str(root))
 
 
+def _open_dreamer(card: dict, loader: Callable, path, subjects: Subjects,
+                  params: dict) -> Dataset:
+    """DREAMER.mat (the file, or the folder holding it) → 1-s windows per participant."""
+    root = _need_path(card, path)
+    file = root / "DREAMER.mat" if root.is_dir() else root
+    return replace(loader(file, subjects=subjects, **params), card=card)
+
+
 def _need_path(card: dict, path) -> Path:
     if path is None:
         raise DataError(
@@ -229,6 +237,7 @@ OPENERS: dict[str, Callable[..., Dataset]] = {
     "neurodecode.data.treebank.load_brain_treebank": _open_treebank,
     "neurodecode.data.connectivity.load_roi_connectivity": _open_roi,
     "neurodecode.data.fmri.load_fmri_runs": _open_fmri_runs,
+    "neurodecode.data.dreamer.load_dreamer": _open_dreamer,
 }
 
 #: Cards used for folders recognised by their layout (no card of their own).

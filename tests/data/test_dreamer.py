@@ -87,3 +87,12 @@ def test_bad_input_is_named(mat, tmp_path):
     savemat(tmp_path / "other.mat", {"x": np.zeros(3)})
     with pytest.raises(DataError, match="no struct named 'DREAMER'"):
         load_dreamer(tmp_path / "other.mat")
+
+
+def test_open_dataset_reads_the_card(mat):
+    from neurodecode.datasets import open_dataset
+
+    path, _ = mat
+    ds = open_dataset("DREAMER", path=path.parent, subjects=[1], target="arousal")
+    assert list(ds.subjects) == ["1"] and ds.card["name"] == "DREAMER"
+    assert ds["1"].y.tolist()[:3] == [5, 5, 5]
