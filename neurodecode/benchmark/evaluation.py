@@ -1,7 +1,9 @@
-"""MOABB's three evaluations, as independent jobs that each yield result rows.
+"""MOABB's three evaluations, as independent jobs that each yield one result row per fold.
 
-- ``within-session``: per subject and session, 5-fold stratified shuffled cross-validation;
-  the score is the mean over folds.
+- ``within-session``: per subject and session, 5-fold stratified shuffled cross-validation
+  (``StratifiedKFold(5, shuffle=True, random_state=seed)``, a fresh splitter per session, as
+  MOABB's ``WithinSessionSplitter``); one row per fold, with its index and sizes, so that
+  every score can be traced to its split.
 - ``cross-session``: per subject, train on all other sessions, test on the held-out one.
 - ``cross-subject``: train on all other subjects, test on each session of the held-out one.
 
@@ -9,11 +11,25 @@ Pipelines with a ``param_grid`` are tuned inside each training set by a 3-fold s
 shuffled grid search (nested cross-validation). Scores are ROC-AUC for two classes and
 accuracy otherwise, and the metric's name goes in every row. Every random choice takes the
 recorded ``seed``.
+
+Configured alike (same MOABB paradigm and preprocessing, same seed as MOABB's
+``random_state``), the within-session folds and per-fold scores are MOABB's
+(``tests/benchmark/test_moabb_parity.py``). Intentional differences, and ``compat="moabb"``,
+which restores MOABB's behaviour:
+
+- estimators whose ``random_state`` is unset get the seed (reproducible runs); MOABB leaves
+  them unseeded. ``compat="moabb"`` leaves them as the pipeline file says.
+- a grid candidate that fails makes its fold fail with its error; MOABB's grid search scores
+  it NaN and silently picks among the others. ``compat="moabb"`` does what MOABB does.
+- a fold that fails gives a row with ``status="failed"`` and an error naming the pipeline,
+  subject, session, fold and reason; the benchmark goes on (MOABB raises and stops, or with
+  ``error_score`` records a bare number). This holds in both modes.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,13 +39,17 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from neurodecode._files import content_hash
-from neurodecode.benchmark.datasets import BenchmarkData
 from neurodecode.benchmark.pipelines import PipelineSpec
+from neurodecode.data.containers import TrialData
 from neurodecode.data.errors import DataError
+from neurodecode.riemann.augmented import data_rank
 
 EVALUATIONS = ("within-session", "cross-session", "cross-subject")
+COMPAT = ("neurodecode", "moabb")
 N_FOLDS = 5
 N_INNER_FOLDS = 3
+# Bumped whenever the rows of a job change meaning, so old stores are not reused.
+KEY_VERSION = 2
 
 
 def metric_for(y: np.ndarray) -> str:
@@ -37,95 +57,97 @@ def metric_for(y: np.ndarray) -> str:
     return "roc_auc" if len(np.unique(y)) == 2 else "accuracy"
 
 
-def make_estimator(spec: PipelineSpec, metric: str, seed: int) -> Any:
+def make_estimator(spec: PipelineSpec, metric: str, seed: int, compat: str = "neurodecode") -> Any:
     """A fresh estimator for ``spec``: seeded, and wrapped in a grid search if it has a grid."""
     pipeline = clone(spec.pipeline)
-    seeded = {k: seed for k, v in pipeline.get_params().items()
-              if k.endswith("random_state") and v is None}  # fmt: skip
-    pipeline.set_params(**seeded)
+    if compat != "moabb":
+        seeded = {k: seed for k, v in pipeline.get_params().items()
+                  if k.endswith("random_state") and v is None}  # fmt: skip
+        pipeline.set_params(**seeded)
     if not spec.param_grid:
         return pipeline
     inner = StratifiedKFold(N_INNER_FOLDS, shuffle=True, random_state=seed)
     return GridSearchCV(pipeline, spec.param_grid, cv=inner, scoring=metric, refit=True,
-                        error_score="raise")  # fmt: skip
+                        error_score=np.nan if compat == "moabb" else "raise")  # fmt: skip
+
+
+def group_key(evaluation: str, spec: PipelineSpec, identity: dict, subject: str, seed: int,
+              compat: str, subjects: list[str] | None = None) -> str:  # fmt: skip
+    """Key of all rows of one pipeline on one subject (its sessions, or as held-out subject).
+
+    Computed from descriptions only (the pipeline file, the dataset's identity, the subject,
+    the seed), never from the data, so that a store can be asked what is missing before any
+    data is loaded or generated. ``subjects`` (the whole list) enters cross-subject keys,
+    whose training sets depend on it.
+    """
+    return content_hash(KEY_VERSION, evaluation, spec.config, identity, subject, seed, compat,
+                        subjects if evaluation == "cross-subject" else None)  # fmt: skip
 
 
 @dataclass
 class Job:
-    """One unit of work and everything it needs; its rows are cached under ``key``.
+    """One unit of work (a pipeline on one subject/session) and what it needs.
 
-    ``kind == "cv"``: cross-validate on ``X``, ``y`` (within-session).
-    ``kind == "split"``: fit on ``X``, ``y``, score on each entry of ``tests``.
+    ``kind == "cv"``: cross-validate on ``train`` (within-session).
+    ``kind == "split"``: fit on the concatenation of ``train`` (built only when the job runs,
+    so that a cross-subject benchmark never holds N copies of N-1 subjects), score on each
+    entry of ``tests``.
     """
 
     key: str
     kind: str
     spec: PipelineSpec
     seed: int
-    X: np.ndarray
-    y: np.ndarray
+    train: list[tuple[np.ndarray, np.ndarray]]
     row: dict[str, Any]
     tests: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    compat: str = "neurodecode"
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.concatenate([y for _, y in self.train])
 
 
 def build_jobs(
-    evaluation: str, specs: list[PipelineSpec], data: BenchmarkData, seed: int
-) -> list[Job]:
-    """All jobs of ``evaluation`` for ``specs`` on ``data``, in a fixed order.
+    evaluation: str, spec: PipelineSpec, subject: str, data: dict[str, TrialData],
+    gkey: str, label: str, seed: int, compat: str = "neurodecode",
+) -> list[Job]:  # fmt: skip
+    """The jobs of ``spec`` for ``subject`` under ``evaluation``, in a fixed order.
 
-    Keys hash the evaluation, the pipeline file's content, the dataset's identity, the seed
-    and the exact arrays used, so any change recomputes and nothing else does.
+    ``data`` holds the loaded subjects (for cross-subject, all of them); arrays are referenced,
+    not copied. Job keys derive from ``gkey`` (see :func:`group_key`) and the session.
     """
     if evaluation not in EVALUATIONS:
         raise DataError(f"unknown evaluation {evaluation!r}; expected one of {EVALUATIONS}")
-    units = _units(evaluation, data)
-    jobs = []
-    for spec in specs:
-        for kind, row, X, y, tests, fingerprint in units:
-            key = content_hash(evaluation, spec.config, data.identity, row, seed, fingerprint)
-            jobs.append(Job(key, kind, spec, seed, X, y,
-                            {"dataset": data.name, "pipeline": spec.name,
-                             "evaluation": evaluation, **row}, tests))  # fmt: skip
-    return jobs
-
-
-def _units(evaluation: str, data: BenchmarkData) -> list[tuple]:
-    """(kind, row fields, X, y, tests, fingerprint) per subject/session unit."""
+    d = data[subject]
+    sessions = d.metadata["session"].astype(str).to_numpy()
+    names = _unique(sessions)
+    X = np.asarray(d.X)
     units = []
-    sessions = {s: d.metadata["session"].astype(str).to_numpy() for s, d in data.subjects.items()}
     if evaluation == "within-session":
-        for s, d in data.subjects.items():
-            for ses in _unique(sessions[s]):
-                m = sessions[s] == ses
-                X, y = np.asarray(d.X[m]), d.y[m]
-                units.append(("cv", {"subject": s, "session": ses}, X, y, {},
-                              content_hash(X, y.astype(str))))  # fmt: skip
+        for ses in names:
+            m = sessions == ses
+            units.append(("cv", ses, [(X[m], d.y[m])], {}))
     elif evaluation == "cross-session":
-        for s, d in data.subjects.items():
-            names = _unique(sessions[s])
-            if len(names) < 2:
-                raise DataError(f"{data.name}: subject {s} has one session; cross-session "
-                                "evaluation needs at least 2")  # fmt: skip
-            X = np.asarray(d.X)
-            for ses in names:
-                m = sessions[s] == ses
-                units.append(("split", {"subject": s, "session": ses}, X[~m], d.y[~m],
-                              {ses: (X[m], d.y[m])},
-                              content_hash(X, d.y.astype(str), sessions[s], ses)))  # fmt: skip
+        if len(names) < 2:
+            raise DataError(f"{label}: subject {subject} has one session; cross-session "
+                            "evaluation needs at least 2")  # fmt: skip
+        for ses in names:
+            m = sessions == ses
+            units.append(("split", ses, [(X[~m], d.y[~m])], {ses: (X[m], d.y[m])}))
     else:
-        if len(data.subjects) < 2:
-            raise DataError(f"{data.name}: cross-subject evaluation needs at least 2 subjects")
-        fps = {s: content_hash(np.asarray(d.X), d.y.astype(str), sessions[s])
-               for s, d in data.subjects.items()}  # fmt: skip
-        for s, d in data.subjects.items():
-            others = [o for o in data.subjects if o != s]
-            X = np.concatenate([np.asarray(data.subjects[o].X) for o in others])
-            y = np.concatenate([data.subjects[o].y for o in others])
-            tests = {ses: (np.asarray(d.X[sessions[s] == ses]), d.y[sessions[s] == ses])
-                     for ses in _unique(sessions[s])}  # fmt: skip
-            units.append(("split", {"subject": s, "session": None}, X, y, tests,
-                          content_hash(s, [fps[o] for o in data.subjects])))  # fmt: skip
-    return units
+        others = [o for o in data if o != subject]
+        if not others:
+            raise DataError(f"{label}: cross-subject evaluation needs at least 2 subjects")
+        train = [(np.asarray(data[o].X), data[o].y) for o in others]
+        tests = {ses: (X[sessions == ses], d.y[sessions == ses]) for ses in names}
+        units.append(("split", None, train, tests))
+    return [
+        Job(content_hash(gkey, ses), kind, spec, seed, train,
+            {"dataset": label, "pipeline": spec.name, "evaluation": evaluation,
+             "subject": subject, "session": ses}, tests, compat)
+        for kind, ses, train, tests in units
+    ]  # fmt: skip
 
 
 def _unique(values: np.ndarray) -> list[str]:
@@ -133,31 +155,31 @@ def _unique(values: np.ndarray) -> list[str]:
 
 
 def execute(job: Job) -> list[dict[str, Any]]:
-    """Run one job; return its result rows (score, metric, fit time, sizes...)."""
+    """Run one job; return its rows: one per fold (within-session) or per test session.
+
+    A fold that raises gives a row with ``status="failed"``, a NaN score and an ``error``
+    naming the pipeline, subject, session, fold and reason; the other folds still run.
+    """
     job = _encode_labels(job)
-    metric = metric_for(job.y)
+    y = job.y
+    metric = metric_for(y)
     scorer = get_scorer(metric)
-    n_channels = int(job.X.shape[1])
-    base = {**job.row, "metric": metric, "n_channels": n_channels,
-            "n_classes": int(len(np.unique(job.y))), "seed": job.seed, "task": job.key}  # fmt: skip
-    if job.kind == "cv":
-        folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=job.seed)
-        scores, times, n_train, n_test = [], [], [], []
-        for train, test in folds.split(job.X, job.y):
-            est, seconds = _fit(job, metric, job.X[train], job.y[train])
-            scores.append(scorer(est, job.X[test], job.y[test]))
-            times.append(seconds)
-            n_train.append(len(train))
-            n_test.append(len(test))
-        return [{**base, "score": float(np.mean(scores)), "fit_time": float(np.mean(times)),
-                 "n_train": float(np.mean(n_train)), "n_test": float(np.mean(n_test))}]  # fmt: skip
-    est, seconds = _fit(job, metric, job.X, job.y)
+    X0 = job.train[0][0]
+    base = {**job.row, "metric": metric, "n_channels": int(X0.shape[1]),
+            "data_rank": data_rank(X0), "n_classes": int(len(np.unique(y))),
+            "seed": job.seed, "task": job.key, "status": "ok", "error": ""}  # fmt: skip
     rows = []
-    for session, (X_test, y_test) in job.tests.items():
-        rows.append({**base, "session": session, "score": float(scorer(est, X_test, y_test)),
-                     "fit_time": seconds, "n_train": float(len(job.y)),
-                     "n_test": float(len(y_test))})  # fmt: skip
-    return rows
+    if job.kind == "cv":
+        X, y = job.train[0]
+        folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=job.seed)
+        for fold, (train, test) in enumerate(folds.split(X, y)):
+            row = {**base, "fold": fold, "n_train": len(train), "n_test": len(test)}
+            rows.append(_fit_score(job, metric, scorer, row, X[train], y[train],
+                                   {job.row["session"]: (X[test], y[test])})[0])  # fmt: skip
+        return rows
+    X = np.concatenate([x for x, _ in job.train]) if len(job.train) > 1 else job.train[0][0]
+    row = {**base, "fold": 0, "n_train": len(y)}
+    return _fit_score(job, metric, scorer, row, X, y, job.tests)
 
 
 def _encode_labels(job: Job) -> Job:
@@ -168,17 +190,48 @@ def _encode_labels(job: Job) -> Job:
     """
     from dataclasses import replace
 
-    ys = [np.asarray(y) for y in [job.y]] + [np.asarray(y) for _, y in job.tests.values()]
+    ys = [np.asarray(y) for _, y in job.train] + [np.asarray(y) for _, y in job.tests.values()]
     classes = np.unique(np.concatenate(ys))
 
     def code(y):
         return np.searchsorted(classes, np.asarray(y))
 
-    return replace(job, y=code(job.y), tests={k: (X, code(y)) for k, (X, y) in job.tests.items()})
+    return replace(job, train=[(X, code(y)) for X, y in job.train],
+                   tests={k: (X, code(y)) for k, (X, y) in job.tests.items()})
 
 
-def _fit(job: Job, metric: str, X: np.ndarray, y: np.ndarray) -> tuple[Any, float]:
-    est = make_estimator(job.spec, metric, job.seed)
+def _fit_score(job: Job, metric: str, scorer, row: dict, X: np.ndarray, y: np.ndarray,
+               tests: dict) -> list[dict[str, Any]]:  # fmt: skip
+    """Fit on ``X, y`` and score each test set; failures become failed rows."""
+    est = make_estimator(job.spec, metric, job.seed, job.compat)
     start = time.perf_counter()
-    est.fit(X, y)
-    return est, time.perf_counter() - start
+    try:
+        est.fit(X, y)
+        error = None
+    except Exception as err:  # noqa: BLE001 - any pipeline error is recorded, not fatal
+        error = err
+    seconds = time.perf_counter() - start
+    rows = []
+    for session, (X_test, y_test) in tests.items():
+        out = {**row, "session": session, "n_test": len(y_test), "fit_time": seconds}
+        if error is None:
+            try:
+                out["score"] = float(scorer(est, X_test, y_test))
+            except Exception as err:  # noqa: BLE001
+                error = err
+        if error is not None:
+            out.update(score=float("nan"), status="failed", error=describe_failure(job, out, error))
+        rows.append(out)
+    return rows
+
+
+def describe_failure(job: Job, row: dict, error: BaseException) -> str:
+    """One line: which pipeline failed on which subject/session/fold, and why."""
+    where = f"subject {row['subject']}"
+    if row.get("session") is not None:
+        where += f", session {row['session']}"
+    if job.kind == "cv":
+        where += f", fold {row['fold']}"
+    origin = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    at = f" (in {origin.name})" if origin else ""
+    return f"pipeline {job.spec.name!r} failed on {where}: {type(error).__name__}: {error}{at}"

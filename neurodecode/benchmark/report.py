@@ -10,22 +10,34 @@ from neurodecode._files import atomic_path
 
 
 def summary_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation of the score, and mean fit time, per pipeline.
+    """Score and fit time per pipeline, folds first averaged within each subject/session.
 
     Returns
     -------
-    DataFrame indexed by (pipeline, metric) with columns score_mean, score_std, fit_time_s,
-    n_rows; sorted by decreasing mean score.
+    DataFrame indexed by (pipeline, metric) with columns score_mean and score_std (over
+    subject/session units, each the mean of its folds; failed folds left out), fit_time_s
+    (mean per fold), n_units, n_folds and n_failed; sorted by decreasing mean score.
     """
-    grouped = results.groupby(["pipeline", "metric"], sort=False)
+    ok = results[results["status"] != "failed"] if "status" in results else results
+    keys = ["pipeline", "metric"]
+    units = ok.groupby(keys + ["subject", "session"], sort=False, dropna=False)["score"].mean()
+    by_unit = units.groupby(level=keys, sort=False)
+    grouped = ok.groupby(keys, sort=False)
     table = pd.DataFrame(
         {
-            "score_mean": grouped["score"].mean(),
-            "score_std": grouped["score"].std(ddof=0),
+            "score_mean": by_unit.mean(),
+            "score_std": by_unit.std(ddof=0),
             "fit_time_s": grouped["fit_time"].mean(),
-            "n_rows": grouped.size(),
+            "n_units": by_unit.size(),
+            "n_folds": grouped.size(),
         }
     )
+    all_rows = results.groupby(keys, sort=False)
+    failed = all_rows["status"].apply(lambda s: int((s == "failed").sum())) if (
+        "status" in results) else all_rows.size() * 0  # fmt: skip
+    table = table.reindex(failed.index)
+    table["n_failed"] = failed
+    table[["n_units", "n_folds"]] = table[["n_units", "n_folds"]].fillna(0).astype(int)
     return table.sort_values("score_mean", ascending=False)
 
 
@@ -38,6 +50,7 @@ def save_plots(results: pd.DataFrame, out_dir: str | Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     metric = " / ".join(sorted(results["metric"].unique()))
+    results = results[results["status"] != "failed"] if "status" in results else results
     per_subject = results.groupby(["subject", "pipeline"], sort=False)["score"].mean().unstack()
     fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(per_subject) + 3), 4))
     per_subject.plot.bar(ax=ax, rot=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pandas as pd
 
 from neurodecode._files import atomic_path
 from neurodecode.benchmark import evaluation as _evaluation
-from neurodecode.benchmark.datasets import load_dataset
+from neurodecode.benchmark.datasets import open_source
 from neurodecode.benchmark.pipelines import load_pipelines
 from neurodecode.benchmark.report import save_plots
 from neurodecode.benchmark.store import ResultStore
@@ -19,8 +20,9 @@ from neurodecode.data.errors import DataError
 
 BACKENDS = ("loky", "dask")
 COLUMNS = [
-    "dataset", "subject", "session", "pipeline", "evaluation", "score", "metric", "fit_time",
-    "n_train", "n_test", "n_channels", "n_classes", "seed", "versions", "task",
+    "dataset", "subject", "session", "fold", "pipeline", "evaluation", "score", "metric",
+    "fit_time", "n_train", "n_test", "n_channels", "data_rank", "n_classes", "seed", "status",
+    "error", "versions", "task",
 ]  # fmt: skip
 _PACKAGES = ("neurodecode", "numpy", "scipy", "scikit-learn", "pyriemann", "mne", "moabb")
 
@@ -39,15 +41,20 @@ def run_benchmark(
     scheduler: str | None = None,
     seed: int = 42,
     dataset_params: dict[str, Any] | None = None,
+    paradigm_params: dict[str, Any] | None = None,
+    compat: str = "neurodecode",
+    overwrite: bool = False,
     quiet: bool = False,
     plots: bool = True,
 ) -> pd.DataFrame:
     """Evaluate pipeline files on a dataset and write ``out/results.csv``.
 
     Everything that can be wrong with the inputs (pipeline files, dataset, subjects,
-    events, evaluation, backend) is checked before any model is fitted. Results are cached
-    per job in ``out/store`` by content hash: a repeated run computes nothing and an
-    interrupted one resumes where it stopped.
+    events, evaluation, backend) is checked before any data is loaded or model fitted. The
+    result store in ``out/store`` is asked first what is missing, per pipeline and subject,
+    from the pipeline files and the dataset's description alone; only subjects with missing
+    results are then loaded, so a repeated run loads, copies and hashes no data and computes
+    nothing, and an interrupted one resumes where it stopped.
 
     Parameters
     ----------
@@ -57,8 +64,8 @@ def run_benchmark(
         Synthetic world name (``"synthetic-mi"``) or MOABB dataset code.
     out : path
         Output folder: ``results.csv``, ``store/``, ``scores.png``, ``time_vs_score.png``.
-    subjects, paradigm, events, dataset_params
-        See :func:`~neurodecode.benchmark.datasets.load_dataset`.
+    subjects, paradigm, events, dataset_params, paradigm_params
+        See :func:`~neurodecode.benchmark.datasets.open_source`.
     evaluation : {"within-session", "cross-session", "cross-subject"}
     n_jobs : int
         Parallel jobs (joblib); -1 uses all cores (or all dask workers).
@@ -67,17 +74,25 @@ def run_benchmark(
     scheduler : str, optional
         Dask scheduler address, e.g. ``"tcp://10.0.0.1:8786"``.
     seed : int
-        Seeds the folds, the inner grid-search folds and estimators' ``random_state``.
+        Seeds the folds, the inner grid-search folds and estimators' ``random_state``
+        (MOABB's ``random_state``).
+    compat : {"neurodecode", "moabb"}
+        ``"moabb"`` restores MOABB's behaviour where neurodecode differs on purpose (see
+        :mod:`neurodecode.benchmark.evaluation`).
+    overwrite : bool
+        Recompute everything, ignoring (and replacing) stored results.
     quiet : bool
-        No progress bar.
+        No progress bar and no failure messages on stderr.
     plots : bool
         Save the PNG figures.
 
     Returns
     -------
     DataFrame
-        The rows of ``results.csv`` (columns :data:`COLUMNS`); ``attrs["n_computed"]`` and
-        ``attrs["n_cached"]`` count the jobs run now and found in the store.
+        The rows of ``results.csv`` (columns :data:`COLUMNS`): one per fold within session,
+        one per held-out session otherwise; failed folds have ``status="failed"`` and an
+        ``error``. ``attrs`` has ``n_computed`` and ``n_cached`` (jobs run now and found in
+        the store), ``n_failed`` (failed rows) and ``loaded_subjects``.
     """
     if backend not in BACKENDS:
         raise DataError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
@@ -87,29 +102,56 @@ def run_benchmark(
         raise DataError(
             f"unknown evaluation {evaluation!r}; expected one of {_evaluation.EVALUATIONS}"
         )
+    if compat not in _evaluation.COMPAT:
+        raise DataError(f"unknown compat {compat!r}; expected one of {_evaluation.COMPAT}")
     specs = load_pipelines(pipelines)
-    data = load_dataset(dataset, subjects, paradigm, events, dataset_params)
-    usable = [s for s in specs if data.paradigm in s.paradigms]
+    source = open_source(dataset, subjects, paradigm, events, dataset_params, paradigm_params)
+    usable = [s for s in specs if source.paradigm in s.paradigms]
     if not usable:
         raise DataError(
-            f"none of the pipelines applies to paradigm {data.paradigm}: "
+            f"none of the pipelines applies to paradigm {source.paradigm}: "
             + ", ".join(f"{s.name} ({'/'.join(s.paradigms)})" for s in specs)
         )
-    jobs = _evaluation.build_jobs(evaluation, usable, data, seed)
+    if evaluation == "cross-subject" and len(source.subjects) < 2:
+        raise DataError(f"{source.label}: cross-subject evaluation needs at least 2 subjects")
     store = ResultStore(Path(out) / "store")
-    pending = [job for job in jobs if job.key not in store]
+    groups = {
+        (spec.name, s): _evaluation.group_key(evaluation, spec, source.identity, s, seed, compat,
+                                              source.subjects)
+        for spec in usable for s in source.subjects
+    }  # fmt: skip
+    missing = [k for k, key in groups.items() if overwrite or key not in store]
+    todo = sorted({s for _, s in missing}, key=source.subjects.index)
+    needed = source.subjects if evaluation == "cross-subject" and todo else todo
+    data = source.load(needed)
+    jobs: dict[tuple[str, str], list] = {}
+    by_name = {spec.name: spec for spec in usable}
+    for name, s in missing:
+        jobs[name, s] = _evaluation.build_jobs(evaluation, by_name[name], s, data,
+                                               groups[name, s], source.label, seed, compat)  # fmt: skip
+    flat = [job for group in jobs.values() for job in group]
+    pending = [job for job in flat if overwrite or job.key not in store]
     versions = _versions()
     for job in pending:
         job.row["versions"] = versions
     _run(pending, store, n_jobs, backend, scheduler, quiet)
-    rows = [row for job in jobs for row in store.get(job.key)]
+    for (name, s), group in jobs.items():  # a subject's rows, complete, under its group key
+        store.put(groups[name, s], [row for job in group for row in store.get(job.key)])
+    rows = [row for key in groups.values() for row in store.get(key)]
     results = pd.DataFrame(rows, columns=COLUMNS)
     out = Path(out)
     with atomic_path(out / "results.csv") as tmp:
         results.to_csv(tmp, index=False)
-    if plots:
+    if plots and results["status"].eq("ok").any():
         save_plots(results, out)
-    results.attrs.update(n_computed=len(pending), n_cached=len(jobs) - len(pending))
+    failed = results[results["status"] == "failed"]
+    if not quiet:
+        for message in dict.fromkeys(failed["error"]):
+            print(f"FAILED: {message}", file=sys.stderr)
+    cached_groups = [key for k, key in groups.items() if (k[0], k[1]) not in jobs]
+    n_cached = sum(len({row["task"] for row in store.get(key)}) for key in cached_groups)
+    results.attrs.update(n_computed=len(pending), n_cached=n_cached + len(flat) - len(pending),
+                         n_failed=len(failed), loaded_subjects=list(data))  # fmt: skip
     return results
 
 

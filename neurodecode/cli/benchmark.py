@@ -54,7 +54,8 @@ def _allow_download(ctx: click.Context, option: click.Parameter, value: bool) ->
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--pipelines", "pipelines", cls=_Many, multiple=True, required=True,
               type=click.Path(exists=True), help="Pipeline YAML files or folders.")
-@click.option("--dataset", required=True, help="Synthetic world (synthetic-mi) or MOABB code.")
+@click.option("--dataset", required=True, help="Synthetic world (synthetic-mi), MOABB code, "
+              "or a local folder/file (`neurodecode data check PATH`).")
 @click.option("--subjects", cls=_Many, multiple=True, help="Subjects, e.g. 1 2 3 (default all).")
 @click.option("--paradigm", type=click.Choice(["LeftRightImagery", "MotorImagery", "P300",
                                                 "SSVEP"]), help="Paradigm (default: dataset's).")
@@ -67,12 +68,21 @@ def _allow_download(ctx: click.Context, option: click.Parameter, value: bool) ->
 @click.option("--seed", default=42, show_default=True, help="Seed of folds and estimators.")
 @click.option("--dataset-param", "dataset_params", multiple=True, callback=_param,
               help="Synthetic world parameter KEY=VALUE (YAML value; repeatable).")
+@click.option("--paradigm-param", "paradigm_params", multiple=True, callback=_param,
+              help="Preprocessing as MOABB's paradigm arguments, KEY=VALUE: fmin, fmax, tmin, "
+                   "tmax, resample, channels, baseline (repeatable).")
+@click.option("--compat", default="neurodecode", show_default=True,
+              type=click.Choice(["neurodecode", "moabb"]),
+              help="moabb: MOABB's behaviour where neurodecode differs on purpose (unseeded "
+                   "estimators, failing grid candidates scored NaN).")
+@click.option("--overwrite", is_flag=True, help="Recompute everything, ignoring stored results.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--allow-download", is_flag=True, expose_value=False, callback=_allow_download,
               help="Let MOABB download a dataset missing from MNE_DATA (off by default).")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")
 def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs, backend,
-              scheduler, seed, dataset_params, out, quiet) -> None:  # fmt: skip
+              scheduler, seed, dataset_params, paradigm_params, compat, overwrite, out,
+              quiet) -> None:  # fmt: skip
     """Evaluate pipelines on a dataset; write OUT/results.csv, a resumable store and plots.
 
     Example: neurodecode benchmark --pipelines pipelines --dataset synthetic-mi
@@ -85,7 +95,8 @@ def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs
         results = run_benchmark(
             list(pipelines), dataset, out, subjects=list(subjects) or None, paradigm=paradigm,
             events=list(events) or None, evaluation=evaluation, n_jobs=n_jobs, backend=backend,
-            scheduler=scheduler, seed=seed, dataset_params=dataset_params, quiet=quiet,
+            scheduler=scheduler, seed=seed, dataset_params=dataset_params,
+            paradigm_params=paradigm_params, compat=compat, overwrite=overwrite, quiet=quiet,
         )  # fmt: skip
     except DataError as err:
         raise click.ClickException(str(err)) from None
@@ -93,5 +104,6 @@ def benchmark(pipelines, dataset, subjects, paradigm, events, evaluation, n_jobs
         click.echo(summary_table(results).to_string(float_format=lambda v: f"{v:.4f}"))
         click.echo(
             f"{results.attrs['n_computed']} job(s) computed, {results.attrs['n_cached']} from "
-            f"the store; results in {out}/results.csv"
+            f"the store; {results.attrs['n_failed']} failed fold(s); results (one row per "
+            f"fold) in {out}/results.csv"
         )

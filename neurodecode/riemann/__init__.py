@@ -7,12 +7,14 @@ Tangent space, MDM, FgMDM, CSP and Xdawn come from pyRiemann; this package adds 
   pyRiemann's ``Covariances``.
 - :class:`AugmentedCovariances` — the delay-embedded (augmented) covariance with ``"trim"``
   (MOABB) or ``"roll"`` (pyRiemann) edges and ``order="auto"``/``lag="auto"`` estimated in
-  ``fit`` from the training fold.
+  ``fit`` from the training fold; rank-safe on real EEG (principal subspace for rank-deficient
+  data, order limited by the samples, a documented ridge where still needed).
+- :func:`data_rank` — numerical rank of a batch of trials.
 - :func:`delay_embed`, :func:`estimate_lag`, :func:`estimate_order`,
   :func:`auto_mutual_information`, :func:`cao_e1`.
 """
 
-from neurodecode.riemann.augmented import AugmentedCovariances
+from neurodecode.riemann.augmented import AugmentedCovariances, data_rank
 from neurodecode.riemann.covariance import ESTIMATORS, BatchCovariances, batch_covariances
 from neurodecode.riemann.embedding import (
     auto_mutual_information,
@@ -29,6 +31,7 @@ __all__ = [
     "auto_mutual_information",
     "batch_covariances",
     "cao_e1",
+    "data_rank",
     "delay_embed",
     "estimate_lag",
     "estimate_order",

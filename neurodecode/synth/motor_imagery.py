@@ -1,20 +1,41 @@
-"""``synthetic-mi``: EEG motor imagery with planted band-power and temporal effects.
+"""``synthetic-mi``: EEG motor imagery in two named models, ``physiological`` (default) and
+``temporal``.
 
-Each subject has four task sources (right hand under C3, left hand under C4, feet under Cz,
-tongue under FCz), a few class-independent alpha rhythms (8-13 Hz) and 1/f-like sensor
-noise, mixed into 22 channels of the 10-20 system (the BNCI2014_001 layout, positions from
-MNE's standard montage) through a subject-specific leadfield. Imagining class ``k`` plants two
-effects on task source ``k``:
+Both mix cortical sources into 22 channels of the 10-20 system (the BNCI2014_001 layout,
+positions from MNE's standard montage) through a subject-specific leadfield, with four task
+sources (right hand under C3, left hand under C4, feet under Cz, tongue under FCz).
 
-- **band power** (ERD): its mu (~10 Hz) and beta (~20 Hz) amplitude drops by ``erd``; this is
-  visible in the ordinary (zero-lag) channel covariance;
-- **temporal structure**: its mu rhythm moves up by ``freq_shift`` Hz *at unchanged variance*
-  (the autoregressive coefficients change, the zero-lag covariance does not); only lagged
-  covariances, e.g. the augmented (delay-embedded) covariance, can see it.
+``model="physiological"`` (the default) is the standard motor-imagery physiology
+(Pfurtscheller & Lopes da Silva, 1999):
+
+- **ERD/ERS**: imagining a hand lowers the mu (~10 Hz) and beta (~20 Hz) amplitude of the
+  contralateral hand area by ``erd`` (less on the ipsilateral one), imagining the feet lowers it
+  over the vertex, and the areas not involved rise by ``ers`` (focal ERD / surround ERS); the
+  strength varies from trial to trial and every trial's rhythms wax and wane together
+  (``variability``), so classes overlap as in real recordings;
+- **volume conduction**: broad leadfields (``spread`` metres), a strong class-independent
+  posterior alpha, and 1/f background sources anywhere on the head;
+- **artefacts**: eye blinks over frontal channels, muscle (EMG) bursts over temporal
+  channels and electrode pops, in random trials regardless of class (``artefacts`` scales
+  their rates);
+- **common average reference** (``reference="average"``): the data are rank-deficient (rank
+  = channels - 1), as real average-referenced EEG.
+
+Everything a zero-lag covariance pipeline needs is there, and nothing favours one pipeline
+by construction. ``model="temporal"`` is the earlier world: besides a small ERD, imagery
+shifts the mu frequency of the class's source by ``freq_shift`` Hz *at unchanged variance*,
+which only lagged (delay-embedded) covariances can see; it exists to test the augmented
+covariance and favours it by design. Benchmarks name the model (``synthetic-mi:physiological``).
 
 Sessions differ by channel gains, a small perturbation of the leadfield and the noise level.
 Signals are in volts (rhythms of ~10 µV) and rounded to float32 so that writing to FIF and
 reading back is exact.
+
+References
+----------
+Pfurtscheller, G. & Lopes da Silva, F. H. (1999). Event-related EEG/MEG synchronization and
+desynchronization: basic principles. Clin. Neurophysiol. 110(11), 1842-1857.
+Nunez, P. L. & Srinivasan, R. (2006). Electric Fields of the Brain (volume conduction).
 """
 
 from __future__ import annotations
@@ -41,7 +62,9 @@ CHANNELS = (
 )  # fmt: skip
 # The cortical source each class modulates (contralateral hand, midline feet, tongue).
 TASK_SOURCES = {"left_hand": "C4", "right_hand": "C3", "feet": "Cz", "tongue": "FCz"}
+MODELS = ("physiological", "temporal")
 DEFAULTS: dict[str, Any] = dict(
+    model="physiological",
     channels=CHANNELS,
     n_sessions=2,
     n_runs=2,
@@ -49,10 +72,17 @@ DEFAULTS: dict[str, Any] = dict(
     sfreq=128.0,
     duration=3.0,
     erd=0.3,
-    freq_shift=1.5,
+    freq_shift=None,
     noise=1.0,
     n_background=6,
+    ers=0.15,
+    variability=0.3,
+    spread=0.05,
+    artefacts=1.0,
+    reference="average",
 )
+# freq_shift=None means: 1.5 Hz in the temporal model, none in the physiological one.
+_FREQ_SHIFT = {"temporal": 1.5, "physiological": 0.0}
 _SCALE = 1e-5  # volts per unit source amplitude
 _BURN_IN = 256  # samples discarded so autoregressive sources start stationary
 
@@ -98,6 +128,12 @@ def make(n_subjects: int | None = None, seed: int = 0, **params: Any) -> Synthet
         raise DataError(f"{NAME}: unknown parameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
     p = {**DEFAULTS, **params}
     p["channels"] = list(p["channels"])
+    if p["model"] not in MODELS:
+        raise DataError(f"{NAME}: model must be one of {MODELS}, got {p['model']!r}")
+    if p["reference"] not in ("average", "none"):
+        raise DataError(f"{NAME}: reference must be 'average' or 'none', got {p['reference']!r}")
+    if p["freq_shift"] is None:
+        p["freq_shift"] = _FREQ_SHIFT[p["model"]]
     n_subjects = 4 if n_subjects is None else int(n_subjects)
     if n_subjects < 1 or p["n_sessions"] < 1 or p["n_runs"] < 1 or p["n_trials_per_class"] < 1:
         raise DataError(f"{NAME}: subjects, sessions, runs and trials must be positive, got {p}")
@@ -110,7 +146,8 @@ def make(n_subjects: int | None = None, seed: int = 0, **params: Any) -> Synthet
     truth: dict[str, Any] = {"classes": list(CLASSES), "task_sources": TASK_SOURCES, "subjects": {}}
     for s in range(1, n_subjects + 1):
         rng = subject_rng(seed, s)
-        data, subject_truth = _subject(rng, str(s), p, ch_pos, positions)
+        build = _subject if p["model"] == "temporal" else _physiological_subject
+        data, subject_truth = build(rng, str(s), p, ch_pos, positions)
         subjects[str(s)] = data
         truth["subjects"][str(s)] = subject_truth
     return SyntheticWorld(
@@ -161,6 +198,112 @@ def _subject(
         "task_leadfield": leadfield[:, : len(CLASSES)].tolist(),
     }
     return data, truth
+
+
+def _physiological_subject(
+    rng: np.random.Generator, subject: str, p: dict, ch_pos: np.ndarray, positions: dict
+) -> tuple[TrialData, dict]:
+    """One subject of the physiological model (see the module docstring)."""
+    sfreq, n_times = float(p["sfreq"]), int(round(p["duration"] * p["sfreq"]))
+    n_channels = len(ch_pos)
+    task_pos = np.stack([positions[TASK_SOURCES[c]] for c in CLASSES])
+    task_pos = task_pos + rng.normal(0, 0.008, task_pos.shape)  # subject anatomy
+    alpha_pos = np.stack([positions[c] for c in ("POz", "O1", "O2")])
+    alpha_pos = alpha_pos + rng.normal(0, 0.01, alpha_pos.shape)
+    head = np.stack(list(positions.values()))
+    bg_pos = head[rng.choice(len(head), p["n_background"], replace=False)]
+    centres = np.concatenate([task_pos, alpha_pos, bg_pos])
+    leadfield = np.stack([gaussian_pattern(ch_pos, c, p["spread"]) for c in centres], axis=1)
+    leadfield *= 1 + 0.2 * rng.standard_normal(leadfield.shape)
+    eye = gaussian_pattern(ch_pos, positions["Fpz"] + np.array([0.0, 0.03, -0.03]), 0.06)
+    temporal = np.maximum(gaussian_pattern(ch_pos, positions["T7"], 0.03),
+                          gaussian_pattern(ch_pos, positions["T8"], 0.03))  # fmt: skip
+    mu = rng.uniform(9.0, 12.0, len(CLASSES))
+    beta = rng.uniform(18.0, 24.0, len(CLASSES))
+    alpha = rng.uniform(8.5, 11.5, len(alpha_pos))
+    X, y, sessions, runs = [], [], [], []
+    for session in range(1, p["n_sessions"] + 1):
+        gains = 1 + 0.1 * rng.standard_normal(n_channels)
+        mixing = gains[:, None] * leadfield * (1 + 0.05 * rng.standard_normal(leadfield.shape))
+        noise = p["noise"] * rng.uniform(0.8, 1.25)
+        labels = rng.permutation(np.repeat(np.arange(len(CLASSES)), p["n_trials_per_class"]))
+        n = len(labels)
+        gain = _erd_ers(rng, labels, p)  # (n, n_task) amplitude of each task source
+        sources = np.empty((n, len(centres), n_times))
+        for k in range(len(CLASSES)):
+            rhythm = _oscillation(rng, n, n_times, mu[k], sfreq)
+            rhythm += 0.5 * _oscillation(rng, n, n_times, beta[k], sfreq)
+            sources[:, k] = gain[:, k, None] * rhythm
+        state = np.exp(p["variability"] * rng.standard_normal(n))  # alertness, per trial
+        for j, f in enumerate(alpha):
+            sources[:, len(CLASSES) + j] = 1.5 * state[:, None] * _oscillation(
+                rng, n, n_times, f, sfreq)  # fmt: skip
+        first_bg = len(CLASSES) + len(alpha)
+        sources[:, first_bg:] = 0.8 * _pink(rng, (n, len(bg_pos), n_times), rho=0.95)
+        sensors = np.einsum("cs,nst->nct", mixing, sources)
+        sensors += noise * (0.7 * _pink(rng, sensors.shape) + 0.3 * rng.standard_normal(sensors.shape))
+        _add_artefacts(rng, sensors, eye, temporal, sfreq, p["artefacts"])
+        if p["reference"] == "average":
+            sensors -= sensors.mean(axis=1, keepdims=True)
+        X.append(sensors)
+        y.extend(CLASSES[k] for k in labels)
+        sessions += [str(session)] * n
+        runs += [str(r) for r in np.arange(n) * p["n_runs"] // n]
+    X = (np.concatenate(X) * _SCALE).astype(np.float32).astype(np.float64)
+    info = dict(
+        sfreq=sfreq, ch_names=list(p["channels"]), ch_types=["eeg"] * n_channels,
+        ch_pos=ch_pos, tmin=0.0,
+    )  # fmt: skip
+    data = TrialData(
+        X=X, subject=subject, modality="eeg", y=np.array(y),
+        metadata=pd.DataFrame({"session": sessions, "run": runs}), info=info,
+    )  # fmt: skip
+    truth = {
+        "model": "physiological",
+        "mu_hz": mu.tolist(),
+        "beta_hz": beta.tolist(),
+        "task_leadfield": leadfield[:, : len(CLASSES)].tolist(),
+        "rank": n_channels - 1 if p["reference"] == "average" else n_channels,
+    }
+    return data, truth
+
+
+def _erd_ers(rng: np.random.Generator, labels: np.ndarray, p: dict) -> np.ndarray:
+    """Per-trial amplitude of each task source: ERD where the imagined body part is
+    represented, weaker ERD on the other hand area, ERS elsewhere; strengths vary by trial."""
+    hands = {CLASSES.index("left_hand"), CLASSES.index("right_hand")}
+    n, k = len(labels), len(CLASSES)
+    strength = np.clip(rng.normal(1.0, 0.5, n), 0.0, 2.0)  # how well each trial was imagined
+    gain = np.ones((n, k))
+    for i, c in enumerate(labels):
+        for j in range(k):
+            if j == c:
+                gain[i, j] = 1 - p["erd"] * strength[i]
+            elif c in hands and j in hands:
+                gain[i, j] = 1 - 0.3 * p["erd"] * strength[i]
+            else:
+                gain[i, j] = 1 + p["ers"] * strength[i]
+    jitter = np.exp(0.5 * p["variability"] * rng.standard_normal((n, k)))
+    common = np.exp(p["variability"] * rng.standard_normal((n, 1)))
+    return np.clip(gain, 0.05, None) * jitter * common
+
+
+def _add_artefacts(rng: np.random.Generator, X: np.ndarray, eye: np.ndarray,
+                   temporal: np.ndarray, sfreq: float, rate: float) -> None:  # fmt: skip
+    """Add blinks, EMG bursts and electrode pops to random trials of ``X`` in place."""
+    n, n_channels, n_times = X.shape
+    t = np.arange(n_times) / sfreq
+    for i in np.flatnonzero(rng.random(n) < 0.3 * rate):  # blinks: ~0.2-s bumps, frontal
+        for t0 in rng.uniform(0, t[-1], rng.integers(1, 3)):
+            X[i] += 15.0 * eye[:, None] * np.exp(-0.5 * ((t - t0) / 0.07) ** 2)[None, :]
+    for i in np.flatnonzero(rng.random(n) < 0.2 * rate):  # EMG: broadband bursts, temporal
+        length = int(rng.uniform(0.3, 1.0) * sfreq)
+        start = rng.integers(0, max(1, n_times - length))
+        burst = np.diff(rng.standard_normal((n_channels, length + 1)), axis=1)  # high-passed
+        X[i, :, start:start + length] += 3.0 * temporal[:, None] * burst
+    for i in np.flatnonzero(rng.random(n) < 0.05 * rate):  # electrode pops: step and decay
+        c, start = rng.integers(n_channels), rng.integers(n_times)
+        X[i, c, start:] += 20.0 * np.exp(-(t[start:] - t[start]) / 0.3)
 
 
 def _sources(

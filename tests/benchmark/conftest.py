@@ -26,3 +26,13 @@ def small_mi() -> dict:
 def fast_pipelines() -> list[Path]:
     """The TS+LR, MDM and CSP+LDA files shipped in pipelines/."""
     return [PIPELINES / name for name in ("TS_LR.yml", "MDM.yml", "CSP_LDA.yml")]
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """One BLAS thread per test: on a small shared machine, multithreaded OpenBLAS makes
+    pyRiemann's eigendecompositions of small matrices 20-30 times slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield

@@ -26,7 +26,8 @@ BY_HAND = {
 
 
 def _by_hand(name, X, y, seed=42):
-    scores = []
+    """Per-fold scores and (train, test) indices of the pipeline run by hand."""
+    scores, splits = [], []
     for train, test in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
         clf = BY_HAND[name]().fit(X[train], y[train])
         if len(np.unique(y)) == 2:
@@ -38,7 +39,8 @@ def _by_hand(name, X, y, seed=42):
             scores.append(roc_auc_score(positive, s))
         else:
             scores.append(accuracy_score(y[test], clf.predict(X[test])))
-    return float(np.mean(scores))
+        splits.append((len(train), len(test)))
+    return scores, splits
 
 
 @pytest.mark.parametrize(
@@ -51,15 +53,17 @@ def test_within_session_scores_equal_hand_run(tmp_path, fast_pipelines, small_mi
         dataset_params=small_mi, quiet=True, plots=False,
     )  # fmt: skip
     data = load_dataset("synthetic-mi", [1], paradigm, None, small_mi).subjects["1"]
-    assert len(results) == 3 * 2  # pipelines x sessions
+    assert len(results) == 3 * 2 * 5  # pipelines x sessions x folds: one row per fold
     assert results["score"].nunique() > 1  # real, varied scores (not a constant)
-    assert (results["metric"] == metric).all()
-    for _, row in results.iterrows():
-        m = data.metadata["session"].to_numpy() == row["session"]
-        expected = _by_hand(row["pipeline"], data.X[m], data.y[m])
-        assert abs(row["score"] - expected) <= 1e-9, (row["pipeline"], row["score"], expected)
-        assert row["n_train"] + row["n_test"] == m.sum()
-        assert row["seed"] == 42 and "pyriemann=" in row["versions"]
+    assert (results["metric"] == metric).all() and (results["status"] == "ok").all()
+    for (pipeline, session), rows in results.groupby(["pipeline", "session"]):
+        m = data.metadata["session"].to_numpy() == session
+        scores, splits = _by_hand(pipeline, data.X[m], data.y[m])
+        assert list(rows["fold"]) == [0, 1, 2, 3, 4]
+        np.testing.assert_allclose(rows["score"], scores, rtol=0, atol=1e-9)
+        assert list(zip(rows["n_train"], rows["n_test"], strict=True)) == splits
+        assert (rows["n_train"] + rows["n_test"] == m.sum()).all()
+        assert (rows["seed"] == 42).all() and rows["versions"].str.contains("pyriemann=").all()
 
 
 def test_cross_session_and_cross_subject_rows(tmp_path, fast_pipelines, small_mi):

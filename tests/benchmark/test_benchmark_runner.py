@@ -9,8 +9,13 @@ import neurodecode.benchmark.evaluation as evaluation
 from neurodecode.benchmark import COLUMNS, run_benchmark
 from neurodecode.cli.benchmark import benchmark
 from neurodecode.data.errors import DataError
+from neurodecode.synth import motor_imagery
 
 STABLE = [c for c in COLUMNS if c != "fit_time"]  # everything but the wall-clock time
+
+
+def _counts(results):
+    return {k: results.attrs[k] for k in ("n_computed", "n_cached")}
 
 
 def _run(out, pipelines, small_mi, **kwargs):
@@ -21,7 +26,7 @@ def _run(out, pipelines, small_mi, **kwargs):
 @pytest.mark.slow
 def test_second_run_recomputes_nothing(tmp_path, fast_pipelines, small_mi, monkeypatch):
     first = _run(tmp_path, fast_pipelines[:2], small_mi, plots=True)
-    assert first.attrs == {"n_computed": 8, "n_cached": 0}  # 2 pipelines x 2 subjects x 2
+    assert _counts(first) == {"n_computed": 8, "n_cached": 0}  # 2 pipelines x 2 subjects x 2
     assert list(first.columns) == COLUMNS
     assert (tmp_path / "scores.png").stat().st_size > 0
     assert (tmp_path / "time_vs_score.png").stat().st_size > 0
@@ -29,9 +34,14 @@ def test_second_run_recomputes_nothing(tmp_path, fast_pipelines, small_mi, monke
     def no_fit(job):
         raise AssertionError(f"recomputed {job.row}")
 
+    def no_data(*args, **kwargs):
+        raise AssertionError("the world was generated again")
+
     monkeypatch.setattr(evaluation, "execute", no_fit)
+    monkeypatch.setattr(motor_imagery, "make", no_data)  # the store is asked before any data
     second = _run(tmp_path, fast_pipelines[:2], small_mi)
-    assert second.attrs == {"n_computed": 0, "n_cached": 8}
+    assert _counts(second) == {"n_computed": 0, "n_cached": 8}
+    assert second.attrs["loaded_subjects"] == []
     pd.testing.assert_frame_equal(second, first)
     on_disk = pd.read_csv(tmp_path / "results.csv", dtype={"subject": str, "session": str})
     np.testing.assert_array_equal(on_disk["score"], first["score"])
@@ -59,7 +69,7 @@ def test_interrupted_run_resumes_to_identical_results(tmp_path, fast_pipelines, 
 
     monkeypatch.setattr(evaluation, "execute", real_execute)
     resumed = _run(tmp_path / "run", pipelines, small_mi)
-    assert resumed.attrs == {"n_computed": 2, "n_cached": 2}
+    assert _counts(resumed) == {"n_computed": 2, "n_cached": 2}
     pd.testing.assert_frame_equal(resumed[STABLE], reference[STABLE])
 
 
@@ -93,7 +103,7 @@ def test_concurrent_runs_share_one_store_safely(tmp_path, fast_pipelines, small_
         runs = [pool.submit(_run, tmp_path, fast_pipelines[:1], small_mi) for _ in range(2)]
         a, b = (run.result() for run in runs)
     pd.testing.assert_frame_equal(a[STABLE], b[STABLE])
-    assert len(list((tmp_path / "store").rglob("*.json"))) == 4
+    assert len(list((tmp_path / "store").rglob("*.json"))) == 4 + 2  # jobs + subject records
     assert not list(tmp_path.rglob(".*tmp*"))
     final = pd.read_csv(tmp_path / "results.csv", dtype={"subject": str, "session": str})
     np.testing.assert_array_equal(final["score"], a["score"])
@@ -139,11 +149,12 @@ def test_moabb_datasets_by_code(tmp_path, fast_pipelines, monkeypatch):
     # MOABB's FakeDataset generates its recordings locally: the MOABB path without network.
     pytest.importorskip("moabb")
     monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne_data"))
+    (tmp_path / "mne_data").mkdir()  # an existing MNE_DATA: nothing to download
     results = run_benchmark(
         fast_pipelines[:1], "FakeDataset", tmp_path / "out", subjects=[1],
         paradigm="MotorImagery", events=["fake1", "fake2"], quiet=True, plots=False,
     )  # fmt: skip
-    assert list(results["session"]) == ["0", "1"]
+    assert list(results["session"]) == ["0"] * 5 + ["1"] * 5  # 5 folds per session
     assert (results["dataset"] == "FakeDataset").all() and (results["n_channels"] == 3).all()
     assert (results["metric"] == "roc_auc").all()
     with pytest.raises(DataError, match=r"unknown event\(s\) \['hands'\]"):
@@ -164,7 +175,10 @@ def test_cli_runs_and_prints_the_summary(tmp_path, pipelines_dir):
     result = CliRunner().invoke(benchmark, args)
     assert result.exit_code == 0, result.output
     results = pd.read_csv(tmp_path / "results.csv")
-    assert len(results) == 2 and (results["metric"] == "roc_auc").all()
+    assert len(results) == 2 * 5 and (results["metric"] == "roc_auc").all()  # sessions x folds
+    assert list(results["fold"]) == [0, 1, 2, 3, 4] * 2
+    assert (results["dataset"] == "synthetic-mi:physiological").all()  # rows name the world
+    assert (results["data_rank"] == 2).all()  # 3 channels, average reference
     loud = CliRunner().invoke(benchmark, args[:-1])
     assert "TS+LR" in loud.output and "0 job(s) computed, 2 from the store" in loud.output
     bad = CliRunner().invoke(benchmark, [*args[:4], "--dataset", "synthetic-mj", "--out",

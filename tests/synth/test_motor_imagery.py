@@ -1,4 +1,5 @@
-"""synthetic-mi: exact FIF round trip, real montage, and the two planted effects."""
+"""synthetic-mi: exact FIF round trip, real montage, the physiological model (default) and the
+temporal model's two planted effects."""
 
 import mne
 import numpy as np
@@ -61,6 +62,7 @@ def test_write_read_gives_the_same_arrays(tmp_path):
 
 
 def _session(seed=0, **params):
+    params = {"model": "temporal", **params}
     world = mi.make(n_subjects=1, seed=seed, n_trials_per_class=20, channels=MOTOR, **params)
     data = world.subjects["1"]
     m = data.metadata["session"] == "1"
@@ -97,3 +99,52 @@ def test_band_power_effect_is_seen_by_the_covariance():
     X, y = _session(erd=0.6, freq_shift=0.0)
     assert _score(_ts_lr(), X, y) > 0.25 + 0.3
     assert _score(_ts_lr(), X, np.random.default_rng(1).permutation(y)) < 0.25 + 0.15
+
+
+def _two_class(classes, seed=0, **params):
+    world = mi.make(n_subjects=1, seed=seed, n_sessions=1, n_trials_per_class=48, **params)
+    data = world.subjects["1"]
+    keep = np.isin(data.y, classes)
+    X = mne.filter.filter_data(data.X[keep], 128.0, 8, 32, method="iir", verbose="error")
+    return X, data.y[keep], world
+
+
+def _csp_lda():
+    from pyriemann.spatialfilters import CSP
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    return make_pipeline(BatchCovariances("oas"), CSP(nfilter=6), LinearDiscriminantAnalysis())
+
+
+def _auc(pipeline, X, y):
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    return cross_val_score(pipeline, X, y, cv=cv, scoring="roc_auc").mean()
+
+
+@pytest.mark.parametrize("classes", [("left_hand", "right_hand"), ("right_hand", "feet")])
+def test_physiological_world_is_decoded_by_zero_lag_pipelines(classes):
+    # The default model: ERD/ERS band power, volume conduction, artefacts, average reference.
+    X, y, world = _two_class(classes)
+    assert world.params["model"] == "physiological" and world.params["freq_shift"] == 0.0
+    for pipeline in (_ts_lr, _csp_lda):
+        assert _auc(pipeline(), X, y) > 0.75, pipeline.__name__
+    rng = np.random.default_rng(0)
+    shuffled = [_auc(_ts_lr(), X, rng.permutation(y)) for _ in range(4)]
+    assert abs(np.mean(shuffled) - 0.5) < 0.12  # labels carry the effect, nothing else does
+
+
+def test_physiological_world_is_rank_deficient_and_has_artefacts():
+    from neurodecode.riemann import data_rank
+
+    X, _, world = _two_class(("left_hand", "right_hand"))
+    assert world.truth["subjects"]["1"]["rank"] == 21
+    assert data_rank(X) == 21  # common average reference: channels - 1
+    clean = mi.make(n_subjects=1, seed=0, n_sessions=1, n_trials_per_class=30, artefacts=0.0,
+                    reference="none").subjects["1"]
+    assert data_rank(clean.X) == 22
+    dirty = mi.make(n_subjects=1, seed=0, n_sessions=1, n_trials_per_class=30,
+                    reference="none").subjects["1"]
+    fz = mi.CHANNELS.index("Fz")  # blinks: frontal peaks far above the clean trials' range
+    assert np.abs(dirty.X[:, fz]).max() > 2 * np.abs(clean.X[:, fz]).max()
+    with pytest.raises(DataError, match="model must be one of"):
+        mi.make(n_subjects=1, model="physio")
