@@ -285,8 +285,9 @@ def detect_layout(path: str | os.PathLike) -> str:
         return "folder"
     if (path / "world.json").is_file():
         return "world"
-    if nsd.is_nsd_layout(path):
-        return "nsd"
+    if nsd.is_nsd_layout(path) or ((path / nsd.TRIAL_TABLE).is_file()
+                                   and any(path.glob("betas_session*.hdf5"))):
+        return "nsd"  # as released, or one subject written by write_nsd_betas
     if (path / "dataset_description.json").is_file():
         return "bids"
     if any(path.glob("sub_*_trial*.h5")):

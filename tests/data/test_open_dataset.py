@@ -291,3 +291,20 @@ def test_nsd_memory_follows_the_selection(tmp_path, fmt):
     tracemalloc.stop()
     assert rows.shape == (3, int(np.prod(shape)))
     assert peak < 0.1 * full, (peak, full)
+
+
+def test_nsd_style_folder_of_one_subject(tmp_path):
+    """A folder written by write_nsd_betas (our NSD-style layout) opens by path and by card."""
+    from neurodecode.data.nsd import write_nsd_betas
+
+    d = own_dataset("fmri", n_subjects=1)["1"]
+    mask = np.zeros((5, 3, 2), bool)
+    mask.ravel()[:30] = True
+    d.info = {"mask": mask, "affine": np.eye(4)}
+    write_nsd_betas(d, tmp_path / "sub-1")
+    assert detect_layout(tmp_path / "sub-1") == "nsd"
+    by_path = open_dataset(tmp_path / "sub-1", subject="1")["1"]
+    by_card = open_dataset("NSD", path=tmp_path / "sub-1", subjects=["1"])["1"]
+    for got in (by_path, by_card):
+        np.testing.assert_allclose(np.asarray(got.X), np.rint(d.X * SCALE) / SCALE, atol=1e-6)
+        np.testing.assert_array_equal(got.stimulus_ids, d.stimulus_ids)
