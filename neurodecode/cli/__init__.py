@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "confounds",
         "Demographic confound removal (DemoVAE).",
     ),
+    "encode": (
+        "neurodecode.cli.encode",
+        "encode",
+        "Encoding models: SEEG sites, brain-guided synthesis, ablation, motion.",
+    ),
 }
 
 

@@ -62,7 +62,7 @@ def test_shuffled_responses_give_no_sites(world):
     data = world.subjects["1"]
     Y, targets = bin_responses(data)
     Y = Y[np.random.default_rng(0).permutation(len(Y))]
-    result = multimodal_sites(Y, _streams(world.truth["features"]), targets=targets, n_boot=300)
+    result = multimodal_sites(Y, _streams(world.truth["features"]), targets=targets)
     assert result.sites()["multimodal"].sum() == 0
 
 
@@ -98,6 +98,16 @@ def test_scene_cuts_and_feature_streams():
 def test_conjunction_across_alignments(world):
     data = world.subjects["1"]
     Y, targets = bin_responses(data)
-    a = multimodal_sites(Y, _streams(world.truth["features"]), targets=targets, n_boot=200)
-    both = across_alignments(a, a)
-    np.testing.assert_array_equal(both["multimodal"], a.sites()["multimodal"])
+    a = multimodal_sites(Y, _streams(world.truth["features"]), targets=targets)
+    # A second "alignment": the same events, other bootstrap resamples.
+    b = multimodal_sites(Y, _streams(world.truth["features"]), targets=targets, seed=1)
+    both = across_alignments(a, b)
+    assert 0 < both["multimodal"].sum() <= a.sites()["multimodal"].sum()
+    np.testing.assert_array_equal(both["multimodal"], a.sites()["multimodal"].to_numpy()
+                                  & b.sites()["multimodal"].to_numpy())
+
+
+def test_too_few_bootstraps_for_the_fdr_are_refused(world):
+    Y, targets = bin_responses(world.subjects["1"])
+    with pytest.raises(DataError, match="n_boot"):
+        multimodal_sites(Y, _streams(world.truth["features"]), targets=targets, n_boot=10)
