@@ -36,6 +36,7 @@ _LOADERS = {
     "write_bids": "neurodecode.data.bids",
     "load_brain_treebank": "neurodecode.data.treebank",
     "load_roi_connectivity": "neurodecode.data.connectivity",
+    "load_dreamer": "neurodecode.data.dreamer",
     "write_brain_treebank": "neurodecode.data.treebank",
 }
 
