@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from neurodecode.cli._checks import writable_dir, writable_file
+
 _data_options = [
     click.option("--dataset", default=None,
                  help="A connectivity dataset by name or folder (`neurodecode data list`; "
@@ -65,7 +67,7 @@ def confounds() -> None:
 @click.option("--epochs", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, callback=writable_dir, type=click.Path(file_okay=False),
               help="Folder for model.safetensors + config.json.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def fit(dataset, data_dir, phenotypic, atlas, id_column, continuous, categorical, latent_dim,
@@ -85,7 +87,7 @@ def fit(dataset, data_dir, phenotypic, atlas, id_column, continuous, categorical
 @confounds.command()
 @data_options
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, callback=writable_file, type=click.Path(dir_okay=False),
               help="CSV of latents, one row per participant.")
 def transform(dataset, data_dir, phenotypic, atlas, id_column, model_dir, out) -> None:
     """Write the latents of every participant of a folder."""
@@ -111,7 +113,7 @@ def transform(dataset, data_dir, phenotypic, atlas, id_column, model_dir, out) -
 @click.option("--demographics", type=click.Path(exists=True, dir_okay=False),
               help="CSV of demographics, one sample per row.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, callback=writable_dir, type=click.Path(file_okay=False),
               help="Folder for synthetic_edges.npy and synthetic_demographics.csv.")
 def sample(model_dir, n_samples, demographics, seed, out) -> None:
     """Sample synthetic connectivity (upper-triangle edges) for given demographics."""

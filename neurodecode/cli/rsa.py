@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
+from neurodecode.cli._checks import writable_dir
 from neurodecode.errors import DataError
 
 OUT = click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
-                   help="Folder for the outputs (created if needed).")
+                   callback=writable_dir, help="Folder for the outputs (created if needed).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,3 +14,15 @@ def test_confounds_sample_refuses_a_negative_count(tmp_path):
                                        "--n", "-3", "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and "Invalid value for '--n'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_out_is_checked_before_any_work(tmp_path):
+    # Before issue 14 an --out below a file failed only when the results were written.
+    (tmp_path / "blocker").write_text("a file")
+    bad = str(tmp_path / "blocker" / "out")
+    for args in (["confounds", "fit", "--data", str(tmp_path), "--out", bad],
+                 ["rsa", "rdm", str(tmp_path / "blocker"), "--out", bad]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 2, result.output
+        assert "Invalid value for '--out'" in result.output
+        assert "blocker is a file, not a folder" in result.output
