@@ -72,6 +72,7 @@ def load_dreamer(
     Returns
     -------
     Dataset
+        ``params["paradigm"]`` is ``"Emotion"`` (the benchmark's paradigm for rated windows);
         ``subjects[s].X`` is ``(n_windows, 14, window_s * 128)``; ``y`` the ``target``
         rating (int 1-5); ``metadata`` has subject, session (``"1"``), clip (1-18), segment,
         onset (s from the clip start), valence, arousal, dominance; ``info`` has sfreq,
@@ -138,7 +139,7 @@ def load_dreamer(
         out[s] = TrialData(X=X, subject=s, modality="eeg", y=meta[target].to_numpy(),
                            metadata=meta, info=dict(info))  # fmt: skip
     params = dict(target=target, window_s=window_s, last_s=last_s, baseline=baseline,
-                  scale=scale, sfreq=sfreq)  # fmt: skip
+                  scale=scale, sfreq=sfreq, paradigm="Emotion")  # fmt: skip
     return Dataset(name="DREAMER", subjects=out, params=params, source=str(path))
 
 

@@ -23,6 +23,7 @@ layout (what the folder holds)              read by
 ``dataset_description.json``                BIDS MEG/EEG/iEEG via mne-bids (``task=`` needed)
 ``sub_<s>_trial<NNN>.h5``                   Brain Treebank SEEG (``events=`` needed)
 ``<id>_rois_<atlas>.1D`` files              ABIDE-style ROI time series (``phenotypic=``, ``atlas=``)
+``DREAMER.mat`` (or a folder holding it)    DREAMER (:func:`~neurodecode.data.dreamer.load_dreamer`)
 a raw file (FIF, EDF, BDF, vhdr, set)       one subject's epochs (:func:`~neurodecode.data.load_raw_epochs`)
 ==========================================  ==================================================
 
@@ -245,6 +246,7 @@ _LAYOUT_CARDS = {
     "nsd": "NSD",
     "treebank": "Brain Treebank",
     "roi": "ABIDE (PCP)",
+    "dreamer": "DREAMER",
 }
 _BIDS_CARD = {"name": "BIDS", "loader": "neurodecode.data.bids.load_bids_epochs"}
 _RAW_SUFFIXES = (".fif", ".fif.gz", ".edf", ".bdf", ".vhdr", ".set", ".gdf", ".cnt")
@@ -277,6 +279,8 @@ def detect_layout(path: str | os.PathLike) -> str:
     if path.is_file():
         if path.name.lower().endswith(_RAW_SUFFIXES):
             return "raw"
+        if path.name.lower() == "dreamer.mat":
+            return "dreamer"
         raise DataError(f"{path}: a file must be a raw recording ({', '.join(_RAW_SUFFIXES)})")
     if not path.is_dir():
         raise DataError(f"{path}: no such folder, and not a dataset name either "
@@ -294,6 +298,8 @@ def detect_layout(path: str | os.PathLike) -> str:
         return "treebank"
     if any(path.glob("*_rois_*.1D")):
         return "roi"
+    if (path / "DREAMER.mat").is_file():
+        return "dreamer"
     raise DataError(
         f"{path}: not a layout neurodecode knows. Expected one of: dataset.yaml (the "
         "bring-your-own format, see `neurodecode data check --help`), world.json (a synthetic "

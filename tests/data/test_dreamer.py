@@ -96,3 +96,6 @@ def test_open_dataset_reads_the_card(mat):
     ds = open_dataset("DREAMER", path=path.parent, subjects=[1], target="arousal")
     assert list(ds.subjects) == ["1"] and ds.card["name"] == "DREAMER"
     assert ds["1"].y.tolist()[:3] == [5, 5, 5]
+    # the file itself is recognised by its name, as the other layouts are
+    by_path = open_dataset(path)
+    assert list(by_path.subjects) == ["1", "2"] and by_path.params["paradigm"] == "Emotion"
