@@ -179,3 +179,36 @@ class MultiRidgeCV:
         model.target_shape_ = tuple(int(v) for v in np.asarray(state["target_shape"]))
         model.n_features_in_ = model.coef_.shape[0]
         return model
+
+
+def ridge_path(X_train: np.ndarray, Y_train: np.ndarray, X_eval: np.ndarray,
+               alphas, *, standardize: bool = True,
+               device: str = "cpu") -> np.ndarray:
+    """Ridge predictions of ``X_eval`` for every penalty: ``(n_alphas, n_eval, n_targets)``.
+
+    For choosing ``alpha`` per target on a separate validation split (encoding models,
+    :func:`neurodecode.encoding.fit_encoding`). One SVD of the (standardised, centred)
+    training features serves every penalty and target (intercept unpenalised):
+    ``ŷ = ȳ + X_eval V diag(s / (s² + α)) Uᵀ (Y - ȳ)``. Runs in torch on ``device`` (float64
+    on CPU, float32 on GPU).
+    """
+    import torch
+
+    dtype = torch.float64 if torch.device(device).type == "cpu" else torch.float32
+    Xt = torch.as_tensor(np.asarray(X_train), dtype=dtype, device=device)
+    Xe = torch.as_tensor(np.asarray(X_eval), dtype=dtype, device=device)
+    Yt = torch.as_tensor(np.asarray(Y_train), dtype=dtype, device=device)
+    mean = Xt.mean(0)
+    scale = Xt.std(0, unbiased=False) if standardize else torch.ones_like(mean)
+    scale = torch.where(scale > 1e-12 * (scale.max() + 1e-300), scale, torch.ones_like(scale))
+    Xt, Xe = (Xt - mean) / scale, (Xe - mean) / scale
+    y_bar = Yt.mean(0)
+    U, s, Vt = torch.linalg.svd(Xt, full_matrices=False)
+    keep = s > s.max() * 1e-10
+    U, s, Vt = U[:, keep], s[keep], Vt[keep]
+    UtY = U.T @ (Yt - y_bar)  # (r, t)
+    proj = Xe @ Vt.T  # (n_eval, r)
+    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=dtype, device=device)
+    gain = s[None] / (s[None] ** 2 + a[:, None])  # (n_alphas, r)
+    out = torch.einsum("er,ar,rt->aet", proj, gain, UtY) + y_bar
+    return out.cpu().numpy().astype(np.float64)

@@ -33,11 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 
 from neurodecode.data.errors import DataError
 from neurodecode.encoding.compare import score
-from neurodecode.ridge import MultiRidgeCV
+from neurodecode.ridge import MultiRidgeCV, ridge_path
 
 #: The penalty grid of Subramaniam et al. (2024): 1e-1 … 1e5, 7 values (standardised features).
 ALPHAS = np.logspace(-1, 5, 7)
@@ -194,34 +193,6 @@ def part_scores(Y: np.ndarray, P: np.ndarray, parts: Sequence[np.ndarray],
                 metric: str = "r") -> np.ndarray:
     """Score per test part, averaged over parts: ``(n_targets,)``."""
     return np.mean([score(Y[p], P[p], metric) for p in parts], axis=0)
-
-
-def ridge_path(X_train: np.ndarray, Y_train: np.ndarray, X_eval: np.ndarray,
-               alphas: Sequence[float], *, standardize: bool = True,
-               device: str = "cpu") -> np.ndarray:
-    """Ridge predictions of ``X_eval`` for every penalty: ``(n_alphas, n_eval, n_targets)``.
-
-    One SVD of the (standardised, centred) training features serves every penalty and target
-    (intercept unpenalised): ``ŷ = ȳ + X_eval V diag(s / (s² + α)) Uᵀ (Y - ȳ)``.
-    """
-    dtype = torch.float64 if torch.device(device).type == "cpu" else torch.float32
-    Xt = torch.as_tensor(np.asarray(X_train), dtype=dtype, device=device)
-    Xe = torch.as_tensor(np.asarray(X_eval), dtype=dtype, device=device)
-    Yt = torch.as_tensor(np.asarray(Y_train), dtype=dtype, device=device)
-    mean = Xt.mean(0)
-    scale = Xt.std(0, unbiased=False) if standardize else torch.ones_like(mean)
-    scale = torch.where(scale > 1e-12 * (scale.max() + 1e-300), scale, torch.ones_like(scale))
-    Xt, Xe = (Xt - mean) / scale, (Xe - mean) / scale
-    y_bar = Yt.mean(0)
-    U, s, Vt = torch.linalg.svd(Xt, full_matrices=False)
-    keep = s > s.max() * 1e-10
-    U, s, Vt = U[:, keep], s[keep], Vt[keep]
-    UtY = U.T @ (Yt - y_bar)  # (r, t)
-    proj = Xe @ Vt.T  # (n_eval, r)
-    a = torch.as_tensor(np.asarray(alphas, dtype=np.float64), dtype=dtype, device=device)
-    gain = s[None] / (s[None] ** 2 + a[:, None])  # (n_alphas, r)
-    out = torch.einsum("er,ar,rt->aet", proj, gain, UtY) + y_bar
-    return out.cpu().numpy().astype(np.float64)
 
 
 def fit_banded(spaces: Mapping[str, np.ndarray], Y: np.ndarray, *, n_folds: int = 5,
