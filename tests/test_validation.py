@@ -71,7 +71,7 @@ def test_unquoted_exponent_is_a_number_quoted_text_is_not(tmp_path):
 def test_every_shipped_config_validates():
     for path in sorted((ROOT / "pipelines" / "recon").glob("*.yaml")):
         d = load_experiment_dict(path)
-        assert d["train"]["epochs"] >= 1
+        assert d["train"].get("epochs", 1) >= 1  # ridge-only configs leave the default
 
 
 def test_several_problems_are_reported_together():
