@@ -42,7 +42,7 @@ def test_chance_comes_from_the_shuffled_control_where_no_closed_form_exists():
     assert alone.loc[alone["metric"] == "PixCorr", "chance"].isna().all()
 
 
-@pytest.mark.slow  # a whole (tiny) main job: ~20 s on an idle 2-core machine
+@pytest.mark.slow  # a whole (tiny) main job: 13 s of CPU, 8 of them imports
 def test_main_job_prints_its_stages(tmp_path, monkeypatch):
     from neurodecode.cli import main
 
@@ -62,7 +62,7 @@ def test_main_job_prints_its_stages(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(config))
     result = CliRunner().invoke(main, [
         "reconstruct", "--config", str(path), "--generator", "none", "--n-images", "4",
-        "--out", str(tmp_path / "out")])
+        "--no-baseline", "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output + result.stderr
     stages = [line for line in result.stderr.splitlines() if line.startswith("[")]
     text = "\n".join(stages)
