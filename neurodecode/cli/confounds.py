@@ -18,7 +18,16 @@ _data_options = [
                  help="CSV with one row per participant (demographics)."),
     click.option("--atlas", help="Atlas name in the file names, e.g. cc200."),
     click.option("--id-column", default="FILE_ID", show_default=True,
-                 help="Phenotypic column holding the file-name ids."),
+                 help="Phenotypic column holding the file-name ids (the join key between "
+                      "the table and the <id>_rois_<atlas>.1D files)."),
+    click.option("--missing", type=click.Choice(["error", "skip"]), default="error",
+                 show_default=True,
+                 help="Participants without a time series file, or (fit) without a value "
+                      "of a declared demographic: stop with an error, or leave them out."),
+    click.option("--zero-variance", type=click.Choice(["error", "zero", "drop"]),
+                 default="error", show_default=True,
+                 help="ROIs with a constant time series (outside the field of view): stop, "
+                      "give them zero connectivity, or drop them from every participant."),
 ]
 
 
@@ -29,27 +38,52 @@ def data_options(func):
 
 
 def _load(dataset: str | None, data_dir: str | None, phenotypic: str | None,
-          atlas: str | None, id_column: str):
+          atlas: str | None, id_column: str, missing: str = "error",
+          zero_variance: str = "error", continuous=(), categorical=()):
     """The participants' connectivity (one ``fc`` TrialData), from --dataset or the folder
-    options, through :func:`neurodecode.datasets.open_dataset`."""
+    options, through :func:`neurodecode.datasets.open_dataset`. With declared demographics,
+    their columns are checked (and with ``--missing skip`` participants lacking a value are
+    left out)."""
+    import numpy as np
+
+    from neurodecode.data.connectivity import check_demographics
     from neurodecode.datasets import open_dataset
     from neurodecode.errors import DataError
 
+    missing = "raise" if missing == "error" else missing
+    zero_variance = "raise" if zero_variance == "error" else zero_variance
     if (dataset is None) == (data_dir is None):
         raise click.UsageError("give exactly one of --dataset and --data")
     if dataset is None:
-        missing = [n for n, v in (("--phenotypic", phenotypic), ("--atlas", atlas)) if not v]
-        if missing:
-            raise click.UsageError(f"--data needs {' and '.join(missing)}")
+        absent = [n for n, v in (("--phenotypic", phenotypic), ("--atlas", atlas)) if not v]
+        if absent:
+            raise click.UsageError(f"--data needs {' and '.join(absent)}")
         opened = open_dataset(data_dir, phenotypic=phenotypic, atlas=atlas,
-                              id_column=id_column)
+                              id_column=id_column, missing=missing,
+                              zero_variance=zero_variance)
     else:
         opened = open_dataset(dataset)
     groups = [d for d in opened.subjects.values() if d.modality == "fc"]
     if len(groups) != 1:
         raise DataError(f"{dataset or data_dir}: expected one connectivity (fc) group, found "
                         f"{[(s, d.modality) for s, d in opened.subjects.items()]}")
-    return groups[0]
+    data = groups[0]
+    info = data.info or {}
+    if info.get("skipped"):
+        click.echo(f"left out {len(info['skipped'])} participants without a time series file",
+                   err=True)
+    if info.get("dropped_rois"):
+        click.echo(f"dropped {len(info['dropped_rois'])} zero-variance ROIs: "
+                   f"{info['dropped_rois']}", err=True)
+    if continuous or categorical:
+        ids = data.metadata[id_column] if id_column in data.metadata else None
+        keep = check_demographics(data.metadata, continuous, categorical, missing=missing,
+                                  source=str(phenotypic or dataset), ids=ids)
+        if not keep.all():
+            click.echo(f"left out {int((~keep).sum())} participants lacking a demographic "
+                       "value", err=True)
+            data = data.select(np.flatnonzero(keep))
+    return data
 
 
 @click.group()
@@ -59,8 +93,11 @@ def confounds() -> None:
 
 @confounds.command()
 @data_options
-@click.option("--continuous", multiple=True, help="Continuous demographic column (repeatable).")
-@click.option("--categorical", multiple=True, help="Categorical demographic column (repeatable).")
+@click.option("--continuous", multiple=True,
+              help="Continuous demographic column, e.g. age (repeatable; standardised).")
+@click.option("--categorical", multiple=True,
+              help="Categorical demographic column, e.g. sex, site (repeatable; one-hot; "
+                   "numeric codes such as SEX 1/2 are fine).")
 @click.option("--latent-dim", default=16, show_default=True,
               help="Keep it small next to the number of participants (DemoVAE notes).")
 @click.option("--hidden-dim", default=128, show_default=True)
@@ -70,12 +107,13 @@ def confounds() -> None:
 @click.option("--out", required=True, callback=writable_dir, type=click.Path(file_okay=False),
               help="Folder for model.safetensors + config.json.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def fit(dataset, data_dir, phenotypic, atlas, id_column, continuous, categorical, latent_dim,
-        hidden_dim, epochs, seed, device, out, quiet) -> None:
+def fit(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance, continuous,
+        categorical, latent_dim, hidden_dim, epochs, seed, device, out, quiet) -> None:
     """Fit a DemoVAE on all participants of a folder and save it."""
     from neurodecode.confounds.demovae import DemoVAE
 
-    data = _load(dataset, data_dir, phenotypic, atlas, id_column)
+    data = _load(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance,
+                 continuous, categorical)
     model = DemoVAE(continuous=continuous, categorical=categorical, latent_dim=latent_dim,
                     hidden_dim=hidden_dim, n_epochs=epochs, random_state=seed, device=device,
                     verbose=not quiet)
@@ -89,16 +127,27 @@ def fit(dataset, data_dir, phenotypic, atlas, id_column, continuous, categorical
 @click.option("--model", "model_dir", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", required=True, callback=writable_file, type=click.Path(dir_okay=False),
               help="CSV of latents, one row per participant.")
-def transform(dataset, data_dir, phenotypic, atlas, id_column, model_dir, out) -> None:
-    """Write the latents of every participant of a folder."""
+def transform(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance,
+              model_dir, out) -> None:
+    """Write the cleaned latents of every participant of a folder.
+
+    Reads no demographics (the table only lists the participants), so new participants are
+    cleaned without their labels. Use the --zero-variance choice the model was fitted with.
+    """
     import pandas as pd
 
     from neurodecode._files import write_text
     from neurodecode.confounds.demovae import DemoVAE
+    from neurodecode.errors import DataError
 
     model = DemoVAE.load(model_dir)
-    data = _load(dataset, data_dir, phenotypic, atlas, id_column)
-    latents = model.transform(data.X, demographics=data.metadata)
+    data = _load(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance)
+    if data.X.shape[1] != model.n_features_in_:
+        raise DataError(f"{dataset or data_dir}: {data.X.shape[1]} edges, the model in "
+                        f"{model_dir} was fitted on {model.n_features_in_}; use the same "
+                        "atlas and --zero-variance choice as for fitting")
+    demographics = data.metadata if model.conditional_encoder else None
+    latents = model.transform(data.X, demographics=demographics)
     table = pd.DataFrame(latents, columns=model.get_feature_names_out())
     ids = (data.metadata[id_column].to_numpy() if id_column in data.metadata
            else data.metadata.index.to_numpy())

@@ -218,6 +218,12 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         :meth:`decode`). Uses no demographics of the transformed participants.
     device : str
         ``"cpu"`` or ``"cuda"``.
+    n_threads : int or None
+        CPU threads torch may use while fitting and transforming (restored afterwards).
+        None: one thread for small networks (fewer than 5 million edge-by-hidden weights),
+        torch's default otherwise. On small networks intra-op threads only add
+        synchronisation: 435 edges x 64 hidden units took 2.9 s of CPU with one thread and
+        28.7 s with two on a shared 2-core machine.
     random_state : int
         Seeds initialisation, shuffling and guidance samples.
     verbose : bool
@@ -250,7 +256,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
                  lambda_recon: float = 100.0, lambda_moment: float = 1.0,
                  lambda_decor: float = 0.0, lambda_guidance: float = 0.0,
                  conditional_encoder: bool = False, residualize: bool = True,
-                 device: str = "cpu",
+                 device: str = "cpu", n_threads: int | None = None,
                  random_state: int = 0, verbose: bool = False) -> None:
         self.continuous = continuous
         self.categorical = categorical
@@ -267,6 +273,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.conditional_encoder = conditional_encoder
         self.residualize = residualize
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -315,12 +322,39 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
 
         return torch
 
+    def _threads(self, n_features: int):
+        """Context manager limiting torch's CPU threads (see ``n_threads``)."""
+        import contextlib
+
+        torch = self._torch()
+        wanted = self.n_threads
+        if wanted is None and n_features * self.hidden_dim < 5_000_000:
+            wanted = 1
+
+        @contextlib.contextmanager
+        def limit():
+            previous = torch.get_num_threads()
+            if wanted is not None and wanted != previous:
+                torch.set_num_threads(int(wanted))
+            try:
+                yield
+            finally:
+                if torch.get_num_threads() != previous:
+                    torch.set_num_threads(previous)
+        return limit()
+
     # ------------------------------------------------------------------ fitting
     def fit(self, X, y=None, demographics: pd.DataFrame | None = None) -> DemoVAE:
         """Fit on edges ``X`` (n_participants, n_edges) and their demographics.
 
         ``y`` is ignored (present for :class:`~sklearn.pipeline.Pipeline`).
         """
+        n_features = X.shape[1] - (len(self._demographic_columns)
+                                   if isinstance(X, pd.DataFrame) else 0)
+        with self._threads(n_features):
+            return self._fit(X, demographics)
+
+    def _fit(self, X, demographics: pd.DataFrame | None) -> DemoVAE:
         torch = self._torch()
         if not self._demographic_columns:
             raise DataError("declare at least one demographic column (continuous=/categorical=)")
@@ -521,7 +555,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         d = None
         if self.conditional_encoder:
             d = torch.from_numpy(self.encoder_.transform(demographics)).to(self.device)
-        with torch.no_grad():
+        with torch.no_grad(), self._threads(X.shape[1]):
             z = self._encode(xs, d).cpu().numpy().astype(np.float64)
         return self._project(z)
 
@@ -538,7 +572,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         torch = self._torch()
         latents = (np.asarray(latents, np.float64) + self._demographic_part(D)).astype(np.float32)
         inp = torch.from_numpy(np.concatenate([latents, np.asarray(D, np.float32)], axis=1))
-        with torch.no_grad():
+        with torch.no_grad(), self._threads(self.n_features_in_):
             xs = self.module_["decoder"](inp.to(self.device)).cpu().numpy().astype(np.float64)
         return xs * self.x_scale_ + self.x_mean_
 
