@@ -116,7 +116,8 @@ def run_meg_reconstruction(cfg, subject: str = "1", checkpoint=None, generator="
         if control is not None:
             retrieval["shuffled"] = meg.evaluate(control, prepared, subject, space)
         files.append(write_json(out_dir / "retrieval.json", {
-            "space": space, "subject": subject, "test": "test images, repetitions averaged",
+            "space": space, "subject": subject,
+            "test": "each test image: its single trials decoded, unit embeddings averaged",
             "head": f"{meg.CLIP_PREFIX}{space}", **retrieval}))
     files.append(save_figure(seen, result, out_dir / "reconstructions.png",
                              title=f"MEG subject {subject} (brain module): seen / "

@@ -185,11 +185,7 @@ def test_time_resolved_curves_peak_where_the_world_planted_the_responses(trained
     assert path.stat().st_size > 1000
 
 
-@pytest.mark.slow
-def test_reconstruct_modality_meg_runs_offline_with_the_brain_module(tmp_path, monkeypatch):
-    from neurodecode.cli import main
-
-    monkeypatch.setenv("NEURODECODE_CACHE", str(tmp_path / "cache"))
+def _small_yaml(tmp_path):
     cfg = yaml.safe_load(open(meg.__file__.replace("neurodecode/training/meg.py",
                                                    "pipelines/recon/synthetic-meg.yaml")))
     assert cfg["model"]["kind"] == "brain_module"
@@ -200,6 +196,31 @@ def test_reconstruct_modality_meg_runs_offline_with_the_brain_module(tmp_path, m
     cfg["train"]["epochs"] = 1
     path = tmp_path / "meg.yaml"
     path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_train_cli_fits_a_brain_module_config(tmp_path, monkeypatch):
+    import json
+
+    from neurodecode.cli import main
+
+    monkeypatch.setenv("NEURODECODE_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(main, ["train", "--config", str(_small_yaml(tmp_path)),
+                                       "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    model, meta = meg.load_brain_module(tmp_path / "run")
+    assert meta["kind"] == "brain_module" and set(model.cfg.n_features) == {"1", "2"}
+    rows = json.loads((tmp_path / "run" / "metrics.json").read_text())["retrieval"]
+    assert {r["subject"] for r in rows} == {"1", "2"}
+    assert rows[0]["small_n_candidates"] == 6 and rows[0]["large_n_candidates"] == 26
+
+
+@pytest.mark.slow
+def test_reconstruct_modality_meg_runs_offline_with_the_brain_module(tmp_path, monkeypatch):
+    from neurodecode.cli import main
+
+    monkeypatch.setenv("NEURODECODE_CACHE", str(tmp_path / "cache"))
+    path = _small_yaml(tmp_path)
     result = CliRunner().invoke(main, ["reconstruct", "--modality", "meg", "--subject", "1",
                                        "--config", str(path), "--out", str(tmp_path / "out"),
                                        "--n-samples", "1", "--quiet"])
