@@ -150,6 +150,43 @@ def feature_streams(events: pd.DataFrame, sources: Mapping[str, FeatureSource | 
     return out
 
 
+def text_stream(model="openai/clip-vit-large-patch14", column: str = "word",
+                **kwargs) -> FeatureSource:
+    """Language features: each event's text (``events[column]``) through a CLIP text tower.
+
+    ``model`` is a hub id, a local folder or a ``CLIPTextModelWithProjection``
+    (:class:`neurodecode.features.pretrained.ClipText`; nothing is downloaded unless
+    ``allow_download=True``). Pooled, projected embeddings ``(n_events, projection_dim)``.
+    """
+    from neurodecode.features.pretrained import ClipText
+
+    extractor = ClipText(model=model, **kwargs)
+
+    def run(events: pd.DataFrame) -> np.ndarray:
+        if column not in events:
+            raise DataError(f"text_stream: events have no {column!r} column "
+                            f"(columns: {list(events.columns)})")
+        return extractor.encode_texts(events[column].astype(str).tolist())
+
+    return run
+
+
+def image_stream(model="openai/clip-vit-large-patch14",
+                 frames: Callable[[pd.DataFrame], np.ndarray] | None = None,
+                 **kwargs) -> FeatureSource:
+    """Vision features: the frame on screen at each event through a CLIP image tower.
+
+    ``frames(events) -> (n_events, H, W, 3)`` images (uint8 or [0, 1]) supplies the frames
+    (e.g. decoded from the movie at ``events["start"]``).
+    """
+    from neurodecode.features.pretrained import ClipImage
+
+    if frames is None:
+        raise DataError("image_stream needs frames=callable(events) -> (n_events, H, W, 3)")
+    extractor = ClipImage(model=model, **kwargs)
+    return lambda events: extractor.encode_images(np.asarray(frames(events)))
+
+
 # ----------------------------------------------------------------------------- the test
 @dataclass
 class SiteResult:

@@ -26,7 +26,7 @@ def test_ablation_ranks_networks_in_the_planted_order(world, tmp_path):
     data = world.subjects["1"]
     semantic = world.truth["semantic"]
     train, test = split_from_metadata(data)
-    decoder = MultiRidgeCV(cv=5).fit(train.X, semantic[train.stimulus_ids])
+    decoder = MultiRidgeCV(cv=3).fit(train.X, semantic[train.stimulus_ids])
     atlas = tmp_path / "networks.nii.gz"
     nib.save(nib.Nifti1Image(world.truth["network_atlas"], data.info["affine"]), atlas)
     masks = network_masks(data, atlas, world.truth["network_labels"])

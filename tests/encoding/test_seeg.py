@@ -111,3 +111,21 @@ def test_too_few_bootstraps_for_the_fdr_are_refused(world):
     Y, targets = bin_responses(world.subjects["1"])
     with pytest.raises(DataError, match="n_boot"):
         multimodal_sites(Y, _streams(world.truth["features"]), targets=targets, n_boot=10)
+
+
+def test_text_stream_runs_a_clip_text_tower_on_event_words():
+    from transformers import CLIPTextModelWithProjection
+
+    from neurodecode.encoding.seeg import text_stream
+    from neurodecode.reconstruct.random_models import TINY, _text_config, tiny_tokenizer
+
+    net = CLIPTextModelWithProjection(_text_config(TINY)).eval()
+    events = pd.DataFrame({"start": [0.0, 0.5, 1.0], "word": ["dog", "cat", "dog"]})
+    streams = feature_streams(events, {"language": text_stream(net, tokenizer=tiny_tokenizer())})
+    lang = streams["language"]
+    assert lang.shape == (3, net.config.projection_dim)
+    np.testing.assert_allclose(lang[0], lang[2], atol=1e-6)  # same word, same features
+    assert np.abs(lang[0] - lang[1]).max() > 1e-4
+    with pytest.raises(DataError, match="no 'text' column"):
+        feature_streams(events, {"language": text_stream(net, column="text",
+                                                         tokenizer=tiny_tokenizer())})
