@@ -61,3 +61,12 @@ def test_world_round_trips_through_files(tmp_path):
     np.testing.assert_array_equal(back.truth["flow"], small.truth["flow"])
     np.testing.assert_array_equal(back.subjects["1"].info["rois"]["motion"],
                                   small.subjects["1"].info["rois"]["motion"])
+
+
+def test_video_features_predict_motion_voxels_image_features_static_ones(world):
+    from neurodecode.encoding.motion import video_vs_image_encoding
+
+    table = video_vs_image_encoding(world)
+    motion_vox, static_vox = table[table["roi"] == "motion"], table[table["roi"] == "static"]
+    assert motion_vox["video>image"].mean() > 0.8 and motion_vox["image>video"].mean() < 0.05
+    assert static_vox["image>video"].mean() > 0.8 and static_vox["video>image"].mean() < 0.05
