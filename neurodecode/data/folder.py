@@ -35,6 +35,7 @@ Everything is written through temporary names and renamed into place (``_files``
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,7 @@ def write_trial_folder(dataset: Dataset, out: str | os.PathLike,
                        description: str | None = None) -> list[Path]:
     """Write ``dataset`` in the bring-your-own format (what ``neurodecode data convert``
     does). Sensor data go through MNE's FIF writer, betas to ``betas.npy`` (plus
-    ``mask.nii.gz`` when the voxel grid is known), images to PNG. Every file is written under
+    ``mask.nii.gz`` when the voxel grid is known), the images the subjects saw to PNG. Every file is written under
     a temporary name and renamed into place; the manifest is written last."""
     import nibabel as nib
     import yaml
@@ -286,6 +287,9 @@ def write_trial_folder(dataset: Dataset, out: str | os.PathLike,
     (modality,) = modalities
     for name, data in dataset.subjects.items():
         folder = root / f"sub-{name}"
+        # the fields win over metadata columns of the same name (some worlds keep both)
+        data = replace(data, metadata=data.metadata.drop(
+            columns=[c for c in ("stimulus_id", "y") if c in data.metadata]))
         table = trial_table(data)
         with atomic_path(folder / TRIALS) as tmp:
             write_table(table, tmp)
@@ -302,7 +306,12 @@ def write_trial_folder(dataset: Dataset, out: str | os.PathLike,
                                          np.asarray(data.info["affine"], float)), tmp)
             paths.append(folder / "mask.nii.gz")
     if dataset.stimuli is not None:
-        paths += write_stimuli(dataset.stimuli, root / STIMULI)
+        stimuli = dataset.stimuli
+        shown = [d.stimulus_ids for d in dataset.subjects.values()]
+        if all(ids is not None for ids in shown):  # only what these subjects saw
+            seen = set(np.concatenate(shown).tolist())
+            stimuli = stimuli.subset([i for i in stimuli.ids.tolist() if i in seen])
+        paths += write_stimuli(stimuli, root / STIMULI)
     meta = {"name": dataset.name, "modality": modality}
     if description or dataset.card:
         meta["description"] = description or str(dataset.card.get("description", ""))

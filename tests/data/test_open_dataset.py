@@ -308,3 +308,16 @@ def test_nsd_style_folder_of_one_subject(tmp_path):
     for got in (by_path, by_card):
         np.testing.assert_allclose(np.asarray(got.X), np.rint(d.X * SCALE) / SCALE, atol=1e-6)
         np.testing.assert_array_equal(got.stimulus_ids, d.stimulus_ids)
+
+
+def test_writer_keeps_only_shown_stimuli_and_prefers_the_fields(tmp_path):
+    ds = own_dataset("fmri", n_subjects=1)
+    d = ds["1"]
+    d.metadata["stimulus_id"] = -1  # a stale column of the same name: the field wins
+    keep = d.stimulus_ids != d.stimulus_ids[0]
+    ds = Dataset(ds.name, {"1": d.select(keep)}, stimuli=ds.stimuli)
+    write_trial_folder(ds, tmp_path / "mine")
+    back = open_dataset(tmp_path / "mine")
+    np.testing.assert_array_equal(back["1"].stimulus_ids, d.stimulus_ids[keep])
+    assert sorted(back.stimuli.ids) == sorted(set(d.stimulus_ids[keep].tolist()))
+    assert len(back.stimuli) == len(ds.stimuli) - 1
