@@ -172,7 +172,7 @@ def synthesize(roi, label, labels_json, roi_size, scales, n_images, steps, subje
         with torch.no_grad():
             pred = encoder(torch.from_numpy(np.array(world.stimuli.images)).permute(0, 3, 1, 2)
                            / 255.0).numpy()
-        sel = (attrs[key].astype(str) == value).to_numpy()
+        sel = np.array(attrs[key].astype(str) == value)
         mask = np.zeros(pred.shape[1], bool)
         mask[np.argsort(pred[sel].mean(0) - pred[~sel].mean(0))[-roi_size:]] = True
     else:

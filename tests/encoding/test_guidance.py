@@ -28,7 +28,7 @@ def setup():
     with torch.no_grad():
         pred = encoder(torch.from_numpy(np.array(world.stimuli.images)).permute(0, 3, 1, 2)
                        / 255.0)
-    circle = (world.stimuli.attributes["shape"] == "circle").to_numpy()
+    circle = torch.from_numpy(np.array(world.stimuli.attributes["shape"] == "circle"))
     contrast = (pred[circle].mean(0) - pred[~circle].mean(0)).numpy()
     roi = np.argsort(contrast)[-50:]
     return world, data, codec, encoder, roi
