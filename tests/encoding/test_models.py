@@ -104,3 +104,23 @@ def test_blocked_folds_are_contiguous_with_a_purge_gap():
     assert [list(te) for _, te in folds][1] == [5, 6, 7, 8, 9]
     train = folds[1][0]
     assert not set(train) & {3, 4, 10, 11}
+
+
+def test_validated_protocol_matches_sklearn_brute_force():
+    """Same protocol with scikit-learn's Ridge refitted per fold and alpha (reference)."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((120, 7))
+    Y = X @ rng.standard_normal((7, 6)) * np.linspace(0.05, 2, 6) + rng.standard_normal((120, 6))
+    alphas = np.logspace(-1, 5, 7)
+    ours = fit_encoding(X, Y, alphas=alphas)
+    ref = np.empty_like(Y)
+    for train, held in blocked_folds(len(X), 5):
+        mean, sd = X[train].mean(0), X[train].std(0)
+        paths = np.stack([Ridge(alpha=a).fit((X[train] - mean) / sd, Y[train]).predict(
+            (X[held] - mean) / sd) for a in alphas])
+        half = len(held) // 2
+        for val, test in ((slice(0, half), slice(half, None)), (slice(half, None),
+                                                                 slice(0, half))):
+            best = ((paths[:, val] - Y[held[val]]) ** 2).sum(1).argmin(0)
+            ref[held[test]] = paths[best, :, np.arange(Y.shape[1])].T[test]
+    np.testing.assert_allclose(ours.predictions, ref, atol=1e-10)
