@@ -10,18 +10,25 @@ the continuous recording, epoching and resampling), so their epochs are exactly 
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from neurodecode.data.containers import TrialData
 from neurodecode.data.errors import DataError
+
+# The download guard lives with the data layer, so the front door (open_dataset) and the
+# benchmark read MOABB datasets under one rule; re-exported here under the old names.
+from neurodecode.datasets.moabb import (  # noqa: F401
+    _download_refused,
+    check_download_allowed,
+    downloads_allowed,
+    mne_data_path,
+    no_download,
+)
 
 # Paradigm -> pass band (Hz), as MOABB's paradigm defaults.
 PARADIGM_BANDS: dict[str, tuple[float, float]] = {
@@ -314,66 +321,6 @@ def _check_events(name: str, events: list[str] | None, available: list[str]) -> 
     if len(set(events)) < 2:
         raise DataError(f"{name}: need at least 2 distinct events to classify, got {events}")
     return list(dict.fromkeys(events))
-
-
-def downloads_allowed() -> bool:
-    """True when the user asked for downloads (``neurodecode benchmark --allow-download`` sets
-    ``NEURODECODE_ALLOW_DOWNLOAD=1``; set it yourself in Python)."""
-    return os.environ.get("NEURODECODE_ALLOW_DOWNLOAD", "") not in ("", "0")
-
-
-def mne_data_path() -> Path:
-    """Where MNE and MOABB keep downloaded datasets: ``MNE_DATA`` (environment or MNE config),
-    else ``~/mne_data``."""
-    import mne
-
-    return Path(mne.get_config("MNE_DATA") or Path.home() / "mne_data").expanduser()
-
-
-def _download_refused(name: str, detail: str) -> DataError:
-    return DataError(
-        f"{name}: MOABB would download this dataset ({detail}); neurodecode downloads only "
-        f"when asked: pass --allow-download (Python: NEURODECODE_ALLOW_DOWNLOAD=1) to fetch "
-        f"it into MNE_DATA ({mne_data_path()}), or set MNE_DATA to a folder that holds it")
-
-
-def check_download_allowed(name: str) -> None:
-    """Refuse, before anything is loaded, a MOABB dataset when downloads are off and
-    ``MNE_DATA`` does not exist (nothing can be there yet)."""
-    if not downloads_allowed() and not mne_data_path().is_dir():
-        raise _download_refused(name, f"MNE_DATA {mne_data_path()} does not exist")
-
-
-@contextlib.contextmanager
-def no_download(name: str):
-    """While MOABB reads a dataset, a file missing from ``MNE_DATA`` raises
-    :class:`DataError` instead of starting a download (unless downloads are allowed).
-    MOABB fetches every file through ``pooch.retrieve`` in ``moabb.datasets.download``."""
-    if downloads_allowed():
-        yield
-        return
-    from moabb.datasets import download as dl
-
-    original = dl.retrieve
-
-    def guarded(url, known_hash=None, fname=None, path=None, *args, **kwargs):
-        target = Path(path or ".") / (fname or "")
-        if not (fname and target.is_file()):
-            raise _download_refused(name, f"{target} is missing; source {url}")
-        return original(url, known_hash, fname, path, *args, **kwargs)
-
-    dl.retrieve = guarded
-    # MOABB's "auto" provider first asks the NEMAR mirror over the network; "upstream" reads
-    # MNE_DATA and fetches through pooch (guarded above). A provider the user chose is kept.
-    provider = os.environ.get("MOABB_DOWNLOAD_PROVIDER")
-    if provider is None:
-        os.environ["MOABB_DOWNLOAD_PROVIDER"] = "upstream"
-    try:
-        yield
-    finally:
-        dl.retrieve = original
-        if provider is None:
-            os.environ.pop("MOABB_DOWNLOAD_PROVIDER", None)
 
 
 def find_moabb_dataset(name: str) -> type:

@@ -12,9 +12,11 @@ Eng. 15:066011.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +24,66 @@ import pandas as pd
 from neurodecode.data.containers import TrialData
 from neurodecode.data.dataset import Dataset
 from neurodecode.errors import DataError
+
+
+def downloads_allowed() -> bool:
+    """True when the user asked for downloads (``neurodecode benchmark --allow-download`` sets
+    ``NEURODECODE_ALLOW_DOWNLOAD=1``; set it yourself in Python)."""
+    return os.environ.get("NEURODECODE_ALLOW_DOWNLOAD", "") not in ("", "0")
+
+
+def mne_data_path() -> Path:
+    """Where MNE and MOABB keep downloaded datasets: ``MNE_DATA`` (environment or MNE config),
+    else ``~/mne_data``."""
+    import mne
+
+    return Path(mne.get_config("MNE_DATA") or Path.home() / "mne_data").expanduser()
+
+
+def _download_refused(name: str, detail: str) -> DataError:
+    return DataError(
+        f"{name}: MOABB would download this dataset ({detail}); neurodecode downloads only "
+        f"when asked: pass --allow-download (Python: NEURODECODE_ALLOW_DOWNLOAD=1) to fetch "
+        f"it into MNE_DATA ({mne_data_path()}), or set MNE_DATA to a folder that holds it")
+
+
+def check_download_allowed(name: str) -> None:
+    """Refuse, before anything is loaded, a MOABB dataset when downloads are off and
+    ``MNE_DATA`` does not exist (nothing can be there yet)."""
+    if not downloads_allowed() and not mne_data_path().is_dir():
+        raise _download_refused(name, f"MNE_DATA {mne_data_path()} does not exist")
+
+
+@contextlib.contextmanager
+def no_download(name: str):
+    """While MOABB reads a dataset, a file missing from ``MNE_DATA`` raises
+    :class:`DataError` instead of starting a download (unless downloads are allowed).
+    MOABB fetches every file through ``pooch.retrieve`` in ``moabb.datasets.download``."""
+    if downloads_allowed():
+        yield
+        return
+    from moabb.datasets import download as dl
+
+    original = dl.retrieve
+
+    def guarded(url, known_hash=None, fname=None, path=None, *args, **kwargs):
+        target = Path(path or ".") / (fname or "")
+        if not (fname and target.is_file()):
+            raise _download_refused(name, f"{target} is missing; source {url}")
+        return original(url, known_hash, fname, path, *args, **kwargs)
+
+    dl.retrieve = guarded
+    # MOABB's "auto" provider first asks the NEMAR mirror over the network; "upstream" reads
+    # MNE_DATA and fetches through pooch (guarded above). A provider the user chose is kept.
+    provider = os.environ.get("MOABB_DOWNLOAD_PROVIDER")
+    if provider is None:
+        os.environ["MOABB_DOWNLOAD_PROVIDER"] = "upstream"
+    try:
+        yield
+    finally:
+        dl.retrieve = original
+        if provider is None:
+            os.environ.pop("MOABB_DOWNLOAD_PROVIDER", None)
 
 
 def moabb_class(name: str) -> type:
@@ -71,6 +133,7 @@ def open_moabb(name: str, subjects: Sequence[str | int] | None = None, card: dic
     from neurodecode.data.sensors import epoch_raw, find_raw_events
 
     cls = moabb_class(name)
+    check_download_allowed(name)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     unknown = sorted(set(params) - accepted)
     if unknown:
@@ -87,7 +150,10 @@ def open_moabb(name: str, subjects: Sequence[str | int] | None = None, card: dic
     for s in wanted:
         sid = dataset.subject_list[known.index(s)]
         try:
-            sessions = dataset.get_data(subjects=[sid])[sid]
+            with no_download(name):
+                sessions = dataset.get_data(subjects=[sid])[sid]
+        except DataError:
+            raise
         except Exception as err:  # MOABB/MNE/pooch raise many types when files are missing
             raise DataError(
                 f"{name} subject {s}: could not read its files from the MNE_DATA cache "

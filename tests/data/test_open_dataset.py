@@ -217,6 +217,10 @@ def test_moabb_dataset_opens_offline_from_the_mne_data_cache(tmp_path, monkeypat
         k: expected[k] for k in ("left_hand", "right_hand", "hands", "feet")}
     assert expected["rest"] - got["rest"] == 6  # each run's last rest runs past the end
     assert d.mne_info()["meas_date"] is not None and len(d.metadata["run"].unique()) == 6
+    # a subject missing from the cache is refused, not downloaded (unless asked for)
+    monkeypatch.delenv("NEURODECODE_ALLOW_DOWNLOAD", raising=False)
+    with pytest.raises(DataError, match="would download this dataset.*S002"):
+        open_dataset("PhysionetMI", subjects=[2], imagined=True, executed=False)
 
 
 # ------------------------------------------------------------------------------- other layouts
