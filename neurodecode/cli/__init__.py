@@ -16,7 +16,8 @@ from neurodecode import __version__
 
 # command name -> (module, attribute, one-line help shown by ``neurodecode --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "data": ("neurodecode.cli.data", "data", "List and describe datasets (data cards)."),
+    "data": ("neurodecode.cli.data", "data",
+             "Datasets: list/show cards, check/convert your own folders."),
     "synth": ("neurodecode.cli.data", "synth", "Write a synthetic world to disk in real formats."),
     "train": ("neurodecode.cli.train", "train", "Train a cross-subject decoder from a config."),
     "adapt": ("neurodecode.cli.train", "adapt", "Adapt a trained decoder to a new subject."),

@@ -13,7 +13,8 @@ from neurodecode.errors import DataError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def data() -> None:
-    """List and describe datasets (data cards)."""
+    """Datasets: list and show the data cards; check and convert folders in the
+    bring-your-own format (what every --dataset PATH reads)."""
 
 
 @data.command("list")
