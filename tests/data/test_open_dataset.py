@@ -325,3 +325,18 @@ def test_writer_keeps_only_shown_stimuli_and_prefers_the_fields(tmp_path):
     np.testing.assert_array_equal(back["1"].stimulus_ids, d.stimulus_ids[keep])
     assert sorted(back.stimuli.ids) == sorted(set(d.stimulus_ids[keep].tolist()))
     assert len(back.stimuli) == len(ds.stimuli) - 1
+
+
+def test_a_raw_file_opens_as_one_subject(mne_sample_dir):
+    from neurodecode.data.sensors import load_raw_epochs
+
+    path = mne_sample_dir / "sample_audvis_trunc_raw_sss.fif"
+    events = np.array([[12960, 0, 1], [13100, 0, 3]])
+    kw = dict(events=events, event_id={"a": 1, "v": 3}, tmin=-0.1, tmax=0.2)
+    assert detect_layout(path) == "raw"
+    ds = open_dataset(path, subjects=["sample"], **kw)
+    ref = load_raw_epochs(path, "sample", **kw)
+    assert list(ds) == ["sample"] and ds.source == str(path)
+    np.testing.assert_array_equal(ds["sample"].X, ref.X)
+    with pytest.raises(DataError, match="unexpected keyword argument 'nope'"):
+        open_dataset(path, nope=1)
