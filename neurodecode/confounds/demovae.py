@@ -357,7 +357,9 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X, demographics: pd.DataFrame | None) -> DemoVAE:
         torch = self._torch()
         if not self._demographic_columns:
-            raise DataError("declare at least one demographic column (continuous=/categorical=)")
+            raise DataError("declare at least one demographic column (--continuous/"
+                            "--categorical on the command line, continuous=/categorical= in "
+                            "Python)")
         X, demographics = self._split(X, demographics)
         self.latent_dim_, self.size_selection_ = self._resolve_latent_dim(X, demographics)
         self.n_features_in_ = X.shape[1]

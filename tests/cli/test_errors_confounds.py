@@ -26,3 +26,15 @@ def test_out_is_checked_before_any_work(tmp_path):
         assert result.exit_code == 2, result.output
         assert "Invalid value for '--out'" in result.output
         assert "blocker is a file, not a folder" in result.output
+
+
+def test_missing_demographics_hint_names_the_cli_options():
+    # Before issue 14 the CLI said "(continuous=/categorical=)", Python keywords.
+    import numpy as np
+    import pytest
+
+    from neurodecode.confounds.demovae import DemoVAE
+    from neurodecode.errors import DataError
+
+    with pytest.raises(DataError, match="--continuous/--categorical on the command line"):
+        DemoVAE(n_epochs=1).fit(np.zeros((4, 6)))
