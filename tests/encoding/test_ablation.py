@@ -22,6 +22,7 @@ def _test_means(test, semantic):
     return X, semantic[ids]
 
 
+@pytest.mark.slow  # 4 s unloaded, up to 25 s on the shared 2-core machine (SVDs of 600x1572)
 def test_ablation_ranks_networks_in_the_planted_order(world, tmp_path):
     data = world.subjects["1"]
     semantic = world.truth["semantic"]
