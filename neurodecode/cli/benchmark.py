@@ -7,6 +7,8 @@ import os
 import click
 import yaml
 
+from neurodecode.cli._checks import writable_dir
+
 
 class _Many(click.Option):
     """A repeatable option that also takes several values at once: ``--subjects 1 2 3``.
@@ -76,7 +78,8 @@ def _allow_download(ctx: click.Context, option: click.Parameter, value: bool) ->
               help="moabb: MOABB's behaviour where neurodecode differs on purpose (unseeded "
                    "estimators, failing grid candidates scored NaN).")
 @click.option("--overwrite", is_flag=True, help="Recompute everything, ignoring stored results.")
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False), callback=writable_dir,
+              help="Output folder.")
 @click.option("--allow-download", is_flag=True, expose_value=False, callback=_allow_download,
               help="Let MOABB download a dataset missing from MNE_DATA (off by default).")
 @click.option("--quiet", is_flag=True, help="No progress bar or table.")

@@ -48,3 +48,13 @@ def test_missing_files_are_refused_instead_of_downloaded(tmp_path, monkeypatch, 
     line = _run(tmp_path)
     assert "A01T.mat is missing" in line and "--allow-download" in line
     assert not [p for p in data.rglob("*") if p.is_file()]  # nothing was fetched
+
+
+def test_unwritable_out_is_refused_before_any_fold(tmp_path):
+    # Before issue 14: a NotADirectoryError traceback after the first fold was computed.
+    (tmp_path / "blocker").write_text("a file")
+    result = CliRunner().invoke(main, ["benchmark", "--pipelines", str(PIPELINE), "--dataset",
+                                       "synthetic-mi", "--out", str(tmp_path / "blocker" / "o")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--out'" in result.output
+    assert "blocker is a file, not a folder" in result.output
