@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from neurodecode.cli._checks import writable_dir
+
 
 @click.command()
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -72,7 +74,7 @@ def _override_data(cfg, dataset: str | None, subjects: str | None) -> None:
 @click.option("--dataset", default=None, help="Override data.dataset (a name or a folder); "
               "it must hold the checkpoint's subjects and the new one.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              required=True)
+              required=True, callback=writable_dir)
 @click.option("--quiet", is_flag=True)
 def adapt(checkpoint, config, subject, policy, fraction, epochs, dataset, out_dir, quiet):
     """Adapt a trained decoder to a new subject with little data."""

@@ -86,3 +86,18 @@ def test_cli_train_unwritable_out_fails_before_data(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "--out" in result.output and "cannot create this folder" in result.output
     assert "blocker is a file, not a folder" in result.output
+
+
+def test_cli_adapt_unwritable_out_fails_before_work(tmp_path):
+    # Before issue 14 `adapt` trained first and failed when saving.
+    from neurodecode.cli import main
+
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(SMALL))
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "blocker").write_text("a file")
+    result = CliRunner().invoke(main, ["adapt", "--checkpoint", str(tmp_path / "ckpt"),
+                                       "--config", str(path), "--subject", "1", "--out",
+                                       str(tmp_path / "blocker" / "run")])
+    assert result.exit_code == 2, result.output
+    assert "blocker is a file, not a folder" in result.output
