@@ -10,6 +10,7 @@ what a signal-free classifier reaches on the same labels (majority class; median
 Writes ``bench/results/histn_ordinal_smoothing.json``.
 
     python bench/histn_ordinal_smoothing.py [--seeds 0 1 2] [--subjects 4] [--epochs 30]
+    python bench/histn_ordinal_smoothing.py --seeds 3 4 --append   # add seeds to the JSON
 """
 
 from __future__ import annotations
@@ -83,18 +84,28 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=6, help="1-s windows per clip")
     ap.add_argument("--sigma", type=float, default=0.5)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=OUT, help="JSON file to write")
+    ap.add_argument("--append", action="store_true",
+                    help="keep the rows of other seeds already in the JSON file")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = run(args.seeds, args.subjects, args.epochs, args.segments, args.sigma)
-    result["config"] = dict(vars(args), world="synthetic-emotion-eeg", evaluation="LOSO",
+    out = args.out
+    if args.append and out.is_file():
+        old = json.loads(out.read_text())
+        keep = [r for r in old["rows"] if r["seed"] not in args.seeds]
+        result = summarise(keep + result["rows"])
+        args.seeds = sorted({r["seed"] for r in keep} | set(args.seeds))
+        result["total_s_earlier_runs"] = old.get("total_s", 0) + old.get("total_s_earlier_runs", 0)
+    result["config"] = dict(vars(args), out=str(out), world="synthetic-emotion-eeg", evaluation="LOSO",
                             target="valence", clips=18, window_s=1.0)  # fmt: skip
     result["total_s"] = time.perf_counter() - start
     result["machine"] = f"{platform.processor() or platform.machine()}, torch threads {args.threads}"
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_suffix(".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(result, indent=1))
-    tmp.replace(OUT)
+    tmp.replace(out)
     print(json.dumps({"paired": result["paired"], "overall": result["overall"]}, indent=1))
 
 
