@@ -85,6 +85,7 @@ def test_fif_round_trip_equals_mne(mne_sample_dir, tmp_path):
     assert back.modality == "meg" and back.info["ch_names"] == td.info["ch_names"]
 
 
+@pytest.mark.slow  # reading the gzipped evoked file takes seconds
 def test_evoked_file_keeps_info(mne_sample_dir):
     path = mne_sample_dir / "test-ave.fif.gz"
     td = load_evoked(path, "sample")
@@ -121,7 +122,8 @@ READERS = {
 def test_truncated_copy_of_each_real_fif_names_the_file(mne_sample_dir, tmp_path, name,
                                                         fraction):
     data = (mne_sample_dir / name).read_bytes()
-    READERS[name](mne_sample_dir / name)  # the whole file reads
+    if fraction == 0.5:
+        READERS[name](mne_sample_dir / name)  # the whole file reads (checked once per file)
     cut = tmp_path / f"cut_{name}"
     cut.write_bytes(data[: int(len(data) * fraction)])
     with pytest.raises(DataError, match=f"cut_{name}"):
