@@ -22,7 +22,9 @@ standardised with training statistics. Mini-batches are reshuffled every epoch.
 Differences from the published model, each for a measured reason (``bench/demovae_leakage.py``:
 five independent ``synthetic-fc-demographics`` worlds x three model seeds, 600 or 1,600
 training and 400 held-out participants, bands from
-:func:`neurodecode.confounds.reports.leakage_report`; counts below are of those 15 runs):
+:func:`neurodecode.confounds.reports.leakage_report`; counts below are of those 15 runs,
+measured with the format /2 transform; ``bench/results/demovae_leakage_quick.json`` re-measures
+the default with /3):
 
 - ``residualize=True`` (default): after training, the latent directions that carry the
   training demographics (the span of the training cross-covariance between latents and
@@ -32,8 +34,10 @@ training and 400 held-out participants, bands from
   decorrelation weight 10, standardised edges) left every demographic above chance in 14-15
   of 15 runs. The projection needs no demographics of the participants being transformed.
   (Version /2 instead subtracted ``coef @ demographics`` of the transformed participants
-  themselves: on held-out participants whose sex raw connectivity could not predict, the
-  training coefficients' noise times their own sex label made it predictable, AUC .94.)
+  themselves: on real held-out participants whose sex raw connectivity could not predict,
+  the training coefficients' noise times their own sex label made it predictable, AUC .94
+  (issue 13); ``test_planted_unreadable_demographic_stays_unreadable`` plants a coin-flip
+  demographic and catches that version while /3 leaves the coin at chance.)
 - ``lambda_decor`` defaults to 0. The decorrelation term zeroes the correlations *of the
   training sample*, its sampling noise included, so the encoder learns that noise and
   held-out participants show the demographics again: with weight 1000 (16 latents,
@@ -238,8 +242,8 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     residual_mean_, residual_scale_ : arrays, shape (n_features,), mean and spread of the
         training reconstruction residuals (standardised units): the bias correction and noise
         :meth:`sample` adds
-    latent_mean_, latent_cov_ : arrays, shape (L,) and (L, L), training latent moments
-        (of the residualized latents)
+    latent_mean_, latent_cov_ : arrays, shape (L,) and (L, L), moments of the training
+        latents less their demographic component (what :meth:`sample` draws)
     latent_center_, demo_mean_ : arrays, shape (L,) and (n_demo,), training means of the raw
         latents and of the encoded demographics
     demo_basis_, demo_coef_ : arrays, shape (L, r) and (n_demo, r): orthonormal basis of the
@@ -418,7 +422,11 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         self.residual_mean_, self.residual_scale_ = residuals.mean(0), residuals.std(0)
         z = z.cpu().numpy().astype(np.float64)
         self._fit_demographic_subspace(z, D.astype(np.float64))
-        z = self._project(z)
+        # sampling draws what decode completes: the latents less their demographic component
+        # (individual variation inside the demographic subspace kept; the projected latents
+        # of transform lack it, and samples drawn from them were told apart from real data
+        # by a two-sample classifier, AUC .59 against a band topping at .54)
+        z = z - self._demographic_part(D)
         self.latent_mean_, self.latent_cov_ = z.mean(0), np.cov(z, rowvar=False)
         return self
 

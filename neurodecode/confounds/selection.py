@@ -106,3 +106,108 @@ def select_size(make_cleaner: Callable[[int], Cleaner], sizes: Sequence[int], X:
     inside = table[table["worst"] <= 1.0]
     best = inside["size"].max() if len(inside) else table.loc[table["worst"].idxmin(), "size"]
     return int(best), table
+
+
+METHODS = ("combat", "projection", "combat+projection", "demovae")
+
+
+def cleaners(continuous: Sequence[str], categorical: Sequence[str], site: str | None,
+             site_values=None, demovae_params: dict | None = None) -> dict[str, Cleaner]:
+    """The cleaners compared by :func:`cleaning_report`, as :data:`Cleaner` functions.
+
+    ``combat`` and ``combat+projection`` need ``site`` (a declared categorical column) and
+    the site of every participant (``site_values``): ComBat harmonises a held-out participant
+    with its site, which is known at acquisition. ``projection`` and ``demovae`` read no
+    demographics of the held-out participants.
+    """
+    from neurodecode.confounds.demovae import DemoVAE
+    from neurodecode.confounds.harmonization import ComBat, DemographicProjection
+
+    continuous, categorical = list(continuous), list(categorical)
+    covariates = [c for c in continuous + categorical if c != site]
+    out: dict[str, Cleaner] = {}
+
+    def project(x_tr, d_tr, x_te):
+        proj = DemographicProjection(continuous, categorical, n_components="auto")
+        return proj.fit(x_tr, d_tr).transform(x_te)
+
+    out["projection"] = lambda x_tr, d_tr, x_te, test: project(x_tr, d_tr, x_te)
+    if site is not None:
+        sites = np.asarray(site_values).astype(str)
+
+        def combat(x_tr, d_tr, x_te, test, then_project=False):
+            model = ComBat(covariates=covariates).fit(x_tr, d_tr[site], d_tr)
+            x_te = model.transform(x_te, sites[test])
+            if not then_project:
+                return x_te
+            return project(model.transform(x_tr, d_tr[site]), d_tr, x_te)
+
+        out["combat"] = combat
+        out["combat+projection"] = lambda *a: combat(*a, then_project=True)
+    params = dict(latent_dim="auto", hidden_dim=64, n_epochs=100, batch_size=32)
+    params |= demovae_params or {}
+
+    def demovae(x_tr, d_tr, x_te, test):
+        model = DemoVAE(continuous=continuous, categorical=categorical, **params)
+        return model.fit(x_tr, demographics=d_tr).clean_edges(x_te)
+
+    out["demovae"] = demovae
+    return out
+
+
+def cleaning_report(X: np.ndarray, table: pd.DataFrame, continuous: Sequence[str] = (),
+                    categorical: Sequence[str] = (), signals: Sequence[str] = (),
+                    site: str | None = None, methods: Sequence[str] = METHODS,
+                    n_folds: int = 5, n_permutations: int = 200,
+                    demovae_params: dict | None = None, random_state: int = 0) -> pd.DataFrame:
+    """Which method removes what: every method cross-fitted, then judged by
+    :func:`~neurodecode.confounds.reports.leakage_report` on the pooled held-out output.
+
+    Parameters
+    ----------
+    X : array (n, n_edges)
+    table : DataFrame with the demographic and signal columns, one row per participant
+    continuous, categorical : demographics to remove
+    signals : columns that should survive (e.g. a diagnosis); never shown to any cleaner
+    site : the categorical column ComBat harmonises (None: no ComBat methods)
+    methods : subset of :data:`METHODS`
+
+    Returns
+    -------
+    DataFrame, one row per method (``raw`` first) and target: the leakage report's columns,
+    ``role`` (``"demographic"`` / ``"signal"``) and, for signals, ``retention`` =
+    (score - chance median) / (raw score - raw chance median).
+    """
+    from neurodecode.confounds.reports import leakage_report
+
+    demographics = list(continuous) + list(categorical)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise DataError(f"unknown methods {unknown}; choose from {list(METHODS)}")
+    if site is not None and site not in categorical:
+        raise DataError(f"site column {site!r} must be one of the categorical demographics "
+                        f"{list(categorical)}")
+    table = table.reset_index(drop=True)
+    targets = table[demographics + list(signals)]
+    funcs = cleaners(continuous, categorical, site,
+                     table[site] if site is not None else None, demovae_params)
+    outputs = {"raw": np.asarray(X, dtype=np.float64)}
+    for name in methods:
+        if name not in funcs:
+            continue  # ComBat without a site column
+        outputs[name] = cross_fit(funcs[name], X, table[demographics], n_folds,
+                                  stratify=site, random_state=random_state)
+    reports = []
+    for name, rep_X in outputs.items():
+        rep = leakage_report(rep_X, targets, categorical=categorical,
+                             n_permutations=n_permutations, random_state=random_state)
+        rep.insert(0, "method", name)
+        rep["role"] = np.where(rep["target"].isin(demographics), "demographic", "signal")
+        reports.append(rep)
+    out = pd.concat(reports, ignore_index=True)
+    raw = out[out.method == "raw"].set_index("target")
+    gain = raw["score"] - raw["chance_median"]
+    out["retention"] = [
+        (row.score - row.chance_median) / gain[row.target] if row.role == "signal" else np.nan
+        for row in out.itertuples()]
+    return out

@@ -128,3 +128,32 @@ def test_ids_that_match_no_file_are_explained(real_like, tmp_path):
         "--out", str(tmp_path / "m")])
     assert res.exit_code != 0 and "has a file <id>_rois_synth.1D" in res.output, res.output
     assert "--id-column" in res.output
+
+
+@pytest.mark.slow
+def test_compare_reports_which_method_removes_what(tmp_path):
+    world = fc_demographics.make(n_subjects=60, seed=4, n_rois=14, site_effect=2.0,
+                                 zero_variance_participants=6, zero_variance_rois=2)
+    fc_demographics.write(world, tmp_path / "d")
+    (tmp_path / "d" / "world.json").unlink()
+    res = CliRunner().invoke(main, [
+        "confounds", "compare", "--data", str(tmp_path / "d"), "--phenotypic",
+        str(tmp_path / "d" / "phenotypic.csv"), "--atlas", "synth", "--id-column",
+        "participant_id", "--zero-variance", "zero", "--continuous", "age",
+        "--categorical", "sex", "--categorical", "site", "--signal", "diagnosis",
+        "--site", "site", "--method", "combat", "--method", "projection",
+        "--permutations", "50", "--out", str(tmp_path / "compare.csv")])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(tmp_path / "compare.csv").set_index(["method", "target"])
+    assert sorted(set(table.index.get_level_values(0))) == ["combat", "projection", "raw"]
+    assert table.loc[("raw", "site"), "status"] == "above chance"
+    assert table.loc[("combat", "site"), "status"] == "at chance"  # site removed...
+    assert table.loc[("combat", "sex"), "status"] == "above chance"  # ...sex protected
+    assert table.loc[("raw", "diagnosis"), "retention"] == pytest.approx(1.0)
+    assert np.isnan(table.loc[("raw", "site"), "retention"])
+    res = CliRunner().invoke(main, [
+        "confounds", "compare", "--data", str(tmp_path / "d"), "--phenotypic",
+        str(tmp_path / "d" / "phenotypic.csv"), "--atlas", "synth", "--id-column",
+        "participant_id", "--zero-variance", "zero", "--continuous", "age",
+        "--site", "age", "--out", str(tmp_path / "c2.csv")])
+    assert res.exit_code != 0 and "must be one of the categorical demographics" in res.output

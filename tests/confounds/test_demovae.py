@@ -39,13 +39,14 @@ HELD_OUT = dict(continuous=["age"], categorical=["sex", "site"], hidden_dim=64, 
 @pytest.fixture(scope="module")
 def held_out():
     """One world: the model fitted on 500 participants, reports on 300 others."""
-    data = fc_demographics.make(n_subjects=800, seed=0).subjects["group"]
+    world = fc_demographics.make(n_subjects=800, seed=0)
+    data = world.subjects["group"]
     train, test = data.select(np.arange(500)), data.select(np.arange(500, 800))
     model = DemoVAE(**HELD_OUT).fit(train.X, demographics=train.metadata)
     raw = leakage_report(test.X, test.metadata[TARGETS], n_permutations=100).set_index("target")
     latent = leakage_report(model.transform(test.X), test.metadata[TARGETS],
                             n_permutations=100).set_index("target")
-    return dict(model=model, train=train, test=test, raw=raw, latent=latent)
+    return dict(model=model, train=train, test=test, raw=raw, latent=latent, world=world)
 
 
 def test_transform_reads_no_demographics_of_the_transformed(held_out):
@@ -96,9 +97,9 @@ def test_planted_unreadable_demographic_stays_unreadable():
                     latent_dim=16)
     model = DemoVAE(**settings).fit(data.X[train], demographics=meta.iloc[train])
     targets = meta.iloc[test][["coin"]]
-    raw = leakage_report(data.X[test], targets, n_permutations=200)
+    raw = leakage_report(data.X[test], targets, n_permutations=100)
     assert raw.status[0] == "at chance", raw
-    clean = leakage_report(model.transform(data.X[test]), targets, n_permutations=200)
+    clean = leakage_report(model.transform(data.X[test]), targets, n_permutations=100)
     assert clean.status[0] == "at chance", clean
     # the previous transform, reproduced: raw latents minus the training regression
     # coefficients times the held-out participants' own encoded demographics
@@ -109,7 +110,7 @@ def test_planted_unreadable_demographic_stays_unreadable():
     coef = np.linalg.lstsq(design, unprojected.transform(data.X[train]), rcond=None)[0][1:]
     leaky = (unprojected.transform(data.X[test])
              - (unprojected.encoder_.transform(meta.iloc[test]) - D.mean(0)) @ coef)
-    caught = leakage_report(leaky, targets, n_permutations=200)
+    caught = leakage_report(leaky, targets, n_permutations=100)
     assert caught.status[0] == "above chance", caught
 
 
@@ -177,24 +178,22 @@ def test_bad_demographics_are_explained():
         conditional.transform(data.X)  # that encoder reads them (not leakage-free)
 
 
-def test_counterfactual_site_moves_connectivity_along_the_planted_site_map():
-    world = fc_demographics.make(n_subjects=300, seed=2)
-    data = world.subjects["group"]
-    model = DemoVAE(**dict(HELD_OUT, n_epochs=30)).fit(data.X, demographics=data.metadata)
-    to0 = model.harmonize(data.X, to={"site": "site0"}, demographics=data.metadata)
-    to1 = model.harmonize(data.X, to={"site": "site1"}, demographics=data.metadata)
+def test_counterfactual_site_moves_connectivity_along_the_planted_site_map(held_out):
+    model, test, world = held_out["model"], held_out["test"], held_out["world"]
+    to0 = model.harmonize(test.X, to={"site": "site0"}, demographics=test.metadata)
+    to1 = model.harmonize(test.X, to={"site": "site1"}, demographics=test.metadata)
     truth = np.subtract(world.truth["effect_maps"]["site0"], world.truth["effect_maps"]["site1"])
     assert np.corrcoef((to0 - to1).mean(0), truth)[0, 1] > 0.7
     # counterfactual needs only the requested demographics, not the participants' own
-    target = data.metadata.assign(site="site0")
-    np.testing.assert_allclose(model.counterfactual(data.X, target), to0, atol=1e-6)
+    target = test.metadata.assign(site="site0")
+    np.testing.assert_allclose(model.counterfactual(test.X, target), to0, atol=1e-6)
     with pytest.raises(DataError, match="give the participants' demographics"):
-        model.harmonize(data.X, to={"site": "site0"})
+        model.harmonize(test.X, to={"site": "site0"})
 
 
 def test_guidance_is_optimised():
     data = _small()
-    model = DemoVAE(**dict(FAST, n_epochs=40, lambda_guidance=1.0))
+    model = DemoVAE(**dict(FAST, n_epochs=20, lambda_guidance=1.0))
     model.fit(data.X, demographics=data.metadata)
     first, last = model.history_[0]["guidance"], model.history_[-1]["guidance"]
     assert last < 0.8 * first
@@ -203,7 +202,7 @@ def test_guidance_is_optimised():
 
 def test_training_latents_carry_no_linear_demographics_and_decode_back():
     data = _small()
-    model = DemoVAE(**dict(FAST, n_epochs=30, latent_dim=8)).fit(
+    model = DemoVAE(**dict(FAST, n_epochs=15, latent_dim=8)).fit(
         data.X, demographics=data.metadata)
     z = model.transform(data.X)
     D = model.encoder_.transform(data.metadata)
@@ -213,7 +212,7 @@ def test_training_latents_carry_no_linear_demographics_and_decode_back():
     assert np.abs(fitted).max() < 1e-6  # on training data the linear part is removed exactly
     assert model.demo_basis_.shape == (8, 4)  # age, sex, two site contrasts
     # decoding at the participants' own demographics puts the removed part back
-    raw = DemoVAE(**dict(FAST, n_epochs=30, latent_dim=8, residualize=False))
+    raw = DemoVAE(**dict(FAST, n_epochs=15, latent_dim=8, residualize=False))
     raw.fit(data.X, demographics=data.metadata)
     err = np.mean((model.decode(z, data.metadata) - data.X) ** 2)
     err_raw = np.mean((raw.decode(raw.transform(data.X), data.metadata) - data.X) ** 2)
@@ -231,7 +230,7 @@ def test_samples_follow_the_requested_demographics(held_out):
     model, test = held_out["model"], held_out["test"]
     synthetic, used = model.sample(test.metadata, random_state=1)
     report = fidelity_report(test.X, test.metadata, synthetic, used, groups=["sex"],
-                             n_permutations=100)
+                             n_permutations=40)
     assert report["group_differences"]["sex=M"]["correlation"] > 0.8, report
     two = report["two_sample"]
     assert two["auc"] <= two["chance_high"], two
