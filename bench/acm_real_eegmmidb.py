@@ -16,6 +16,7 @@ Writes bench/results/acm_real_eegmmidb.json after each pipeline (it takes tens o
 two shared cores: the tangent space of 256-row, near-singular matrices converges slowly).
 
 Usage: python bench/acm_real_eegmmidb.py [--tasks left/right hands/feet] [--skip-moabb]
+[--only auto moabb_4_2 ours_4_2]   (results of other pipelines already in the JSON are kept)
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--skip-moabb", action="store_true")
+    parser.add_argument("--only", nargs="+", help="pipelines to (re)run, e.g. moabb_4_2")
     args = parser.parse_args()
     from sklearn.base import clone
     from sklearn.metrics import get_scorer
@@ -101,6 +103,8 @@ def main() -> None:
         entry = result["tasks"].setdefault(task, {})
         entry.update(shape=list(X.shape), data_rank=data_rank(X))
         for name, make in pipelines(args.skip_moabb).items():
+            if args.only and name not in args.only:
+                continue
             rows = []
             for fold, (train, test) in enumerate(folds):
                 model = clone(make())

@@ -184,3 +184,35 @@ def test_cli_runs_and_prints_the_summary(tmp_path, pipelines_dir):
     bad = CliRunner().invoke(benchmark, [*args[:4], "--dataset", "synthetic-mj", "--out",
                                          str(tmp_path / "x")])  # fmt: skip
     assert bad.exit_code != 0 and "synthetic-mj" in bad.output
+
+
+BROKEN = """\
+name: Broken ACM
+paradigms: [LeftRightImagery, MotorImagery]
+pipeline:
+  - name: AugmentedCovariances
+    from: neurodecode.riemann
+    parameters: {order: 50, lag: 10}
+  - name: TangentSpace
+    from: pyriemann.tangentspace
+  - name: LogisticRegression
+    from: sklearn.linear_model
+"""
+
+
+def test_a_failing_pipeline_is_recorded_and_the_others_run(tmp_path, fast_pipelines, small_mi,
+                                                           capsys):  # fmt: skip
+    broken = tmp_path / "broken.yml"
+    broken.write_text(BROKEN)  # 50 x 10 samples of delay do not fit in 3-s trials at 128 Hz
+    results = _run(tmp_path / "out", [fast_pipelines[0], broken], small_mi, subjects=[1],
+                   quiet=False)  # fmt: skip
+    bad = results[results["pipeline"] == "Broken ACM"]
+    good = results[results["pipeline"] == "TS+LR"]
+    assert len(bad) == len(good) == 10  # 2 sessions x 5 folds each
+    assert (good["status"] == "ok").all() and good["score"].notna().all()
+    assert (bad["status"] == "failed").all() and bad["score"].isna().all()
+    message = bad["error"].iloc[0]
+    assert message.startswith("pipeline 'Broken ACM' failed on subject 1, session 1, fold 0:")
+    assert "order*lag" in message and "ValueError" in message
+    assert results.attrs["n_failed"] == 10
+    assert "FAILED: pipeline 'Broken ACM'" in capsys.readouterr().err

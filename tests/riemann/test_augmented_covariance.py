@@ -96,3 +96,50 @@ def test_bad_parameters_are_refused():
         AugmentedCovariances(2, 1, edge="wrap").fit(X)
     with pytest.raises(ValueError, match="positive integer"):
         AugmentedCovariances(0, 1).fit(X)
+
+
+def _band_limited(n=24, n_channels=6, n_times=200, seed=0, car=False):
+    """Smooth (low-pass) multichannel noise: delay-embedded, it is close to predictable."""
+    from scipy.signal import butter, sosfiltfilt
+
+    rng = np.random.default_rng(seed)
+    X = sosfiltfilt(butter(4, 0.15, output="sos"), rng.standard_normal((n, n_channels, n_times)))
+    return X - X.mean(1, keepdims=True) if car else X
+
+
+def test_rank_deficient_data_use_their_principal_subspace():
+    X = _band_limited(car=True)  # average reference: rank 5 of 6 channels
+    unsafe = AugmentedCovariances(order=2, lag=3, rank_safe=False).fit(X).transform(X)
+    assert np.linalg.eigvalsh(unsafe)[:, 0].max() < 1e-12 * np.linalg.eigvalsh(unsafe)[:, -1].min()
+    acm = AugmentedCovariances(order=2, lag=3).fit(X)
+    assert acm.rank_ == 5 and acm.projection_.shape == (5, 6)
+    C = acm.transform(X)
+    assert C.shape == (24, 10, 10)
+    eig = np.linalg.eigvalsh(C)
+    assert (eig[:, 0] / eig[:, -1]).min() > 1e-8  # positive definite, usable by TangentSpace
+    # the projection is a change of basis on the data's subspace: nothing of the data is lost
+    back = acm.projection_.T @ acm.projection_ @ X[0]
+    np.testing.assert_allclose(back, X[0], atol=1e-10 * np.abs(X[0]).max())
+
+
+def test_auto_order_is_limited_by_samples_and_conditioning():
+    X = _band_limited(n_times=120)
+    acm = AugmentedCovariances(max_order=10).fit(X)
+    n_kept = 120 - acm.order_ * acm.lag_
+    assert 2 * acm.order_ * acm.rank_ <= n_kept
+    eig = np.linalg.eigvalsh(acm.transform(X))
+    assert (eig[:, 0] / eig[:, -1]).min() >= 1e-10 * 0.1  # the check ran on a subset of trials
+    assert acm.ridge_ == 0.0
+
+
+def test_fixed_order_gets_a_ridge_only_when_needed():
+    X = _band_limited(n_times=120)
+    high = AugmentedCovariances(order=10, lag=1).fit(X)  # 60 rows of smooth data: singular
+    assert high.ridge_ > 0
+    eig = np.linalg.eigvalsh(high.transform(X))
+    assert eig[:, 0].min() > 0
+    white = _trials()
+    low = AugmentedCovariances(order=3, lag=2).fit(white)
+    assert low.ridge_ == 0.0 and low.projection_ is None
+    plain = AugmentedCovariances(order=3, lag=2, rank_safe=False).fit(white)
+    np.testing.assert_array_equal(low.transform(white), plain.transform(white))  # MOABB's
