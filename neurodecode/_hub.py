@@ -13,6 +13,11 @@ from typing import Any
 
 from neurodecode.errors import DataError
 
+# Names pretrained generator backends give as ``what`` (their ``name``); they are the ones
+# `neurodecode reconstruct --allow-download` reaches.
+GENERATOR_NAMES = frozenset({"unclip", "sd-img2img", "versatile", "none", "braindive",
+                             "--generator-model"})
+
 
 class ModelNotAvailable(DataError, FileNotFoundError):
     """A pretrained model that is neither a local directory nor in the local cache."""
@@ -51,13 +56,16 @@ def load_pretrained(cls: type, source: Any, allow_download: bool = False, what: 
 def not_available(what: str, class_name: str, source: Any, subfolder: str | None,
                   allow_download: bool) -> ModelNotAvailable:
     """The error for a model that is neither a local directory nor in the local cache."""
-    # The hint names only ways that exist where the user is: not every command has
-    # --allow-download (train reads extractor options from its config).
+    # The hint names only ways that exist where the user is: generators take
+    # `reconstruct --allow-download`; feature extractors (target spaces such as clip-image)
+    # read their options from the experiment config, and `train` has no such flag.
+    generator = what in GENERATOR_NAMES
+    where = ("`neurodecode reconstruct --allow-download`" if generator else
+             "`allow_download: true` under data.extractors.<space> of the experiment config")
     hint = ("" if allow_download else
             " Downloads are off: fetch it once (e.g. `huggingface-cli download "
-            f"{source}`) or give a local directory; or allow downloads (Python: "
-            "allow_download=True; experiment configs: `allow_download: true` under "
-            "data.extractors.<space>; `neurodecode reconstruct`: --allow-download).")
+            f"{source}`) or give a local directory; or allow downloads ({where}; Python: "
+            "allow_download=True).")
     where = f"'{source}'" + (f" (subfolder {subfolder})" if subfolder else "")
     return ModelNotAvailable(
         f"{what}: cannot load {class_name} from {where}: it is not a local model directory "

@@ -57,8 +57,18 @@ def test_bad_options_fail_before_any_work(no_data, tmp_path, args, message):
 
 def test_pretrained_hint_names_only_options_that_exist(no_data, tmp_path):
     _, line = _run(["--generator", "unclip", "--out", str(tmp_path / "out")])
-    assert "`neurodecode reconstruct`: --allow-download" in line
-    assert "CLI: --allow-download" not in line  # the old hint, wrong for `train`
+    assert "`neurodecode reconstruct --allow-download`" in line
+
+
+def test_extractor_hint_does_not_offer_a_flag_train_lacks():
+    # Before issue 14 the clip-image error said "(CLI: --allow-download)", an option that
+    # `train` (where target spaces are extracted) does not have.
+    from neurodecode._hub import not_available
+
+    text = str(not_available("CLIPVisionModelWithProjection", "CLIPVisionModelWithProjection",
+                             "openai/clip-vit-large-patch14", None, False))
+    assert "--allow-download" not in text
+    assert "`allow_download: true` under data.extractors.<space>" in text
 
 
 def test_out_must_be_a_writable_folder(no_data, tmp_path):
