@@ -85,9 +85,10 @@ def test_drop_features_keeps_mne_info_consistent():
                              verbose="error")
     with pytest.raises(DataError, match=r"channels \(first: \['c'\]\)"):
         TrialData.from_epochs(epochs, subject="s")
-    d = TrialData(X=X, subject="s", modality="eeg",
-                  info={"ch_names": ["a", "b", "c"], "mne_info": epochs.info.copy()},
-                  nonfinite="drop-features")
+    with pytest.warns(UserWarning, match="dropped those channels"):
+        d = TrialData(X=X, subject="s", modality="eeg",
+                      info={"ch_names": ["a", "b", "c"], "mne_info": epochs.info.copy()},
+                      nonfinite="drop-features")
     assert d.to_epochs().ch_names == ["a", "b"]
 
 
