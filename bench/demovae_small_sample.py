@@ -24,7 +24,9 @@ Methods (none reads the held-out participants' age, sex or diagnosis):
   held-out label at all).
 
 Run: ``python bench/demovae_small_sample.py [WORLD_SEEDS...]`` →
-``bench/results/demovae_small_sample.json`` (default worlds 0 1 2).
+``bench/results/demovae_small_sample.json`` (default worlds 0 1 2). One world per process:
+``python bench/demovae_small_sample.py --world 1`` → ``demovae_small_sample_world1.json``;
+``--merge`` then combines the per-world files into ``demovae_small_sample.json``.
 """
 
 from __future__ import annotations
@@ -74,7 +76,32 @@ def cleaners(meta):
             "demovae": demovae}, chosen
 
 
-def main(worlds=(0, 1, 2)) -> dict:
+def summarise(runs: list, n_worlds: int) -> dict:
+    methods = sorted({r["method"] for r in runs} - {"raw"})
+    return {m: dict(worlds_meeting=sum(r["meets"] for r in runs if r["method"] == m),
+                    n_worlds=n_worlds,
+                    outside_band={d: sum(r[d]["status"] != "at chance" for r in runs
+                                         if r["method"] == m) for d in DEMOGRAPHICS},
+                    retention=[round(r["retention"], 3) for r in runs if r["method"] == m])
+            for m in methods}
+
+
+def merge() -> dict:
+    import json
+
+    from neurodecode._files import write_json
+
+    results = Path(__file__).parent / "results"
+    parts = [json.loads(p.read_text())
+             for p in sorted(results.glob("demovae_small_sample_world*.json"))]
+    runs = [r for part in parts for r in part["runs"]]
+    merged = dict(parts[0], runs=runs, summary=summarise(runs, len(parts)),
+                  worlds=[p["worlds"][0] for p in parts])
+    write_json(results / "demovae_small_sample.json", merged)
+    return merged
+
+
+def main(worlds=(0, 1, 2), name: str = "demovae_small_sample.json") -> dict:
     import torch
 
     from neurodecode._files import write_json
@@ -114,25 +141,25 @@ def main(worlds=(0, 1, 2)) -> dict:
             print(seed, f"{name:18s}", " ".join(
                 f"{t}={row[t]['score']:.2f}[{row[t]['band'][0]:.2f},{row[t]['band'][1]:.2f}]"
                 for t in TARGETS), f"retention={kept:.2f}", chosen.get(name), flush=True)
-    methods = sorted({r["method"] for r in runs} - {"raw"})
-    summary = {m: dict(worlds_meeting=sum(r["meets"] for r in runs if r["method"] == m),
-                       n_worlds=len(worlds),
-                       outside_band={d: sum(r[d]["status"] != "at chance" for r in runs
-                                            if r["method"] == m) for d in DEMOGRAPHICS},
-                       retention=[round(r["retention"], 3) for r in runs if r["method"] == m])
-               for m in methods}
-    result = dict(benchmark="demovae_small_sample", n_participants=N, n_sites=N_SITES,
+    summary = summarise(runs, len(worlds))
+    result = dict(worlds=list(worlds), benchmark="demovae_small_sample", n_participants=N, n_sites=N_SITES,
                   site_effect=SITE_EFFECT, zero_variance_participants=N_ZERO,
                   cross_fitting_folds=5, n_permutations=200, demovae=VAE,
                   summary=summary, runs=runs,
                   machine=dict(cpu=platform.processor() or platform.machine(),
                                cores=os.cpu_count(), load_average=os.getloadavg()))
-    out = Path(__file__).parent / "results" / "demovae_small_sample.json"
+    out = Path(__file__).parent / "results" / name
     write_json(out, result)
     return result
 
 
 if __name__ == "__main__":
-    seeds = tuple(int(a) for a in sys.argv[1:]) or (0, 1, 2)
-    for name, row in main(seeds)["summary"].items():
-        print(name, row)
+    if "--merge" in sys.argv:
+        result = merge()
+    elif "--world" in sys.argv:
+        seed = int(sys.argv[sys.argv.index("--world") + 1])
+        result = main((seed,), f"demovae_small_sample_world{seed}.json")
+    else:
+        result = main(tuple(int(a) for a in sys.argv[1:]) or (0, 1, 2))
+    for method, row in result["summary"].items():
+        print(method, row)
