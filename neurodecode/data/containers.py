@@ -431,13 +431,11 @@ def take_rows(X: Any, idx: np.ndarray) -> np.ndarray:
     """
     if isinstance(X, np.ndarray):
         return X[idx]
-    order = np.argsort(idx, kind="stable")
-    sorted_idx = idx[order]
-    unique, inverse = np.unique(sorted_idx, return_inverse=True)
+    unique = np.unique(idx)
     block = np.asarray(X[unique.tolist()] if len(unique) else X[0:0])
-    out = np.empty_like(block[inverse])
-    out[order] = block[inverse]
-    return out
+    if len(unique) == len(idx) and np.array_equal(unique, idx):
+        return block  # already sorted and distinct: no second copy
+    return block[np.searchsorted(unique, idx)]
 
 
 @dataclass
