@@ -215,7 +215,13 @@ class TrialData:
                     f"channels but the data {self.X.shape[1]}; pick channels with MNE before "
                     "building TrialData"
                 )
-            return kept.copy()
+            info = kept.copy()
+            sfreq = float(self.info.get("sfreq", info["sfreq"]))
+            if sfreq != info["sfreq"]:  # resampled after the Info was taken
+                with info._unlock():
+                    info["sfreq"] = sfreq
+                    info["lowpass"] = min(info["lowpass"], sfreq / 2)
+            return info
         for key in ("sfreq", "ch_names", "ch_types"):
             if key not in self.info:
                 raise DataError(f"subject {self.subject}: info lacks {key!r} for mne.Epochs")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from mne.transforms import Transform
 
-from neurodecode.data import DataError, load_raw_epochs
+from neurodecode.data import DataError, TrialData, load_raw_epochs
 from neurodecode.data.sensors import (
     load_evoked,
     read_epochs,
@@ -137,3 +137,11 @@ def test_truncated_epochs_file(mne_sample_dir, tmp_path):
     cut.write_bytes(out.read_bytes()[: out.stat().st_size * 9 // 10])
     with pytest.raises(DataError, match="cut-epo.fif"):
         read_epochs(cut, "s")
+
+
+def test_kept_info_follows_a_changed_sampling_rate():
+    info = mne.create_info(["a", "b"], 200.0, "eeg")
+    td = TrialData.from_epochs(mne.EpochsArray(np.zeros((3, 2, 50)), info, verbose="error"), "1")
+    td.info["sfreq"] = 100.0  # e.g. decimated by hand after loading
+    out = td.to_epochs().info
+    assert out["sfreq"] == 100.0 and out["lowpass"] == 50.0
