@@ -41,11 +41,13 @@ def train(config, out_dir, resume, epochs, dataset, subjects, decoder, quiet):
 
     if not PartialState().is_main_process:  # under `accelerate launch`, one process reports
         return
-    metrics = json.loads((out_dir / "metrics.json").read_text())["retrieval"]
-    for row in metrics:
-        click.echo(f"subject {row['subject']}: top-1 {row['top1_forward']:.3f} forward, "
-                   f"{row['top1_backward']:.3f} backward (set of {row['set_size']}, "
-                   f"{row['space']}); two-way {row['two_way']:.3f}")
+    report = json.loads((out_dir / "metrics.json").read_text())
+    for key, label in (("retrieval", report.get("decoder", "decoder")),
+                       ("ridge_baseline", "ridge baseline")):
+        for row in report.get(key, []):
+            click.echo(f"subject {row['subject']}: top-1 {row['top1_forward']:.3f} forward, "
+                       f"{row['top1_backward']:.3f} backward (set of {row['set_size']}, "
+                       f"{row['space']}); two-way {row['two_way']:.3f} [{label}]")
     click.echo(f"wrote {out_dir}")
 
 

@@ -17,11 +17,13 @@ Heads map the backbone output to named target spaces:
   Takagi & Nishimoto, CVPR 2023; Ozcelik & VanRullen 2023). A head may read only a region of
   interest (``HeadConfig.roi``: e.g. early visual cortex → pixels/VAE latent, higher visual
   cortex → semantic embedding, Takagi & Nishimoto's recipe);
-- ``ridge+deep`` — the deep decoder learns a *residual* on top of the frozen per-subject ridge
-  prediction (its heads' last layers start at zero, so training starts from the ridge
-  decoder). With ~100 training trials the deep part has little to add and early stopping on
-  a validation split keeps it from making things worse; with more data it adds what is shared
-  across subjects and non-linear.
+- ``ridge+deep`` — both, blended per head: ``mix * deep + (1 - mix) * ridge``, with ``mix``
+  (a buffer, one per head) chosen on a validation split of the training stimuli after the
+  deep part is trained (stacking, Wolpert 1992; Breiman 1996). With ~100 training trials the
+  deep part loses to ridge and the blend falls back to ridge (``mix`` near 0); with several
+  subjects' data the shared deep decoder wins and the blend keeps it, plus what ridge adds.
+  (A residual on top of ridge was tried first: trained on in-sample ridge residuals, which are
+  small when voxels outnumber trials, it learned nothing and stayed at ridge.)
 
 Ridge weights are fitted in closed form (:func:`neurodecode.training.trainer.fit_ridge`), not
 by gradient descent, and stored as buffers (so checkpoints hold them).
@@ -256,11 +258,8 @@ class BrainDecoder(nn.Module):
         else:
             self.backbone = None
             self.heads = nn.ModuleDict()
-        if cfg.decoder == "ridge+deep":  # start exactly at the ridge decoder
-            for head in self.heads.values():
-                last = [m for m in head.modules() if isinstance(m, nn.Linear | nn.Conv2d)][-1]
-                nn.init.zeros_(last.weight)
-                nn.init.zeros_(last.bias)
+        # ridge+deep: weight of the deep prediction per head (set on validation data)
+        self.register_buffer("mix", torch.full((len(cfg.heads),), 1.0 if cfg.has_deep else 0.0))
 
     def add_subject(self, subject: str, n_in: int, coords: np.ndarray | None = None) -> None:
         """Create (or replace with a fresh one) the adapter and builder of ``subject``."""
@@ -324,9 +323,13 @@ class BrainDecoder(nn.Module):
                                            standardized=True)
         if self.cfg.has_ridge:
             z = self.scalers[subject](x)
-            for h in self.cfg.heads:
+            for i, h in enumerate(self.cfg.heads):
                 base = self.ridge[subject][h.target.replace(".", "_")](z)
-                out[h.target] = out[h.target] + base if h.target in out else base
+                if h.target in out:
+                    m = self.mix[i]
+                    out[h.target] = m * out[h.target] + (1 - m) * base
+                else:
+                    out[h.target] = base
         return out
 
 

@@ -59,6 +59,8 @@ def load_checkpoint(directory: str | Path) -> tuple[BrainDecoder, dict]:
               if k.startswith("coords.")}
     try:
         model = BrainDecoder(cfg, coords or None)
+        if "mix" not in tensors and cfg.decoder == "deep":  # saved before ridge+deep existed
+            tensors["mix"] = model.mix.clone()
         model.load_state_dict(tensors, strict=True)
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         raise DataError(f"{directory / WEIGHTS} does not match its config.json: {err}") from err

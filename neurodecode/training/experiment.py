@@ -314,7 +314,33 @@ def fit(cfg: ExperimentConfig, out_dir: str | Path | None = None, quiet: bool = 
 
     if out_dir is not None and PartialState().is_main_process:
         out_dir = Path(out_dir)
+        # the final model: the best validation epoch (early stopping) and, for decoders with a
+        # ridge part, the ridge refitted on every training trial (a ridge decoder has no epochs)
+        save_checkpoint(model, out_dir, extra)
+        write_logs(logs, out_dir / "train_log.csv")
         metrics = [evaluate(model, prepared, s, spaces[0]) for s in names
                    if prepared.test[s].n_trials > 1]
-        write_json(out_dir / "metrics.json", {"retrieval": metrics})
+        report = {"retrieval": metrics, "decoder": model.cfg.decoder,
+                  "seed": cfg.train.seed}
+        if model.cfg.decoder != "ridge":  # the linear baseline on the same split
+            baseline = ridge_baseline(cfg, prepared, model)
+            report["ridge_baseline"] = [evaluate(baseline, prepared, s, spaces[0])
+                                        for s in names if prepared.test[s].n_trials > 1]
+        write_json(out_dir / "metrics.json", report)
     return model, prepared, logs
+
+
+def ridge_baseline(cfg: ExperimentConfig, prepared: PreparedData,
+                   model: BrainDecoder | None = None) -> BrainDecoder:
+    """The ridge decoder on the same training trials: the ridge part of a ``ridge+deep``
+    ``model`` (the same fit), else fitted here (closed form)."""
+    from neurodecode.models.decoder import ridge_part
+
+    if model is not None and model.cfg.has_ridge:
+        return ridge_part(model)
+    ridge_cfg = ExperimentConfig.from_dict({**cfg.to_dict(),
+                                            "model": {**cfg.model, "decoder": "ridge"}})
+    names = list(prepared.train)
+    ridge = build_decoder(ridge_cfg, prepared, names)
+    train(ridge, prepared.batches(names), ridge_cfg.train, quiet=True)
+    return ridge

@@ -13,7 +13,9 @@ Pearson correlation of every head with its target, the quantity PixCorr and two-
 identification rest on), training stops after ``patience`` epochs without improvement, and the
 best epoch's weights are restored (Prechelt 1998, "Early stopping — but when?"). Decoders with
 a ridge part (``ridge``, ``ridge+deep``) get it fitted in closed form first
-(:func:`fit_ridge`); after early stopping the ridge part is refitted on all training trials.
+(:func:`fit_ridge`); a ``ridge+deep`` decoder trains its deep part alone (``mix`` = 1), then
+chooses each head's blend of deep and ridge on the validation split (:func:`choose_mix`);
+finally the ridge part is refitted on all training trials.
 """
 
 from __future__ import annotations
@@ -146,6 +148,41 @@ def fit_ridge(model: BrainDecoder, data: dict[str, SubjectBatches], cv: int = 5)
                 start += n
 
 
+MIX_GRID = np.linspace(0.0, 1.0, 11)
+
+
+def _rows_r(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    p = p.flatten(1).double()
+    t = t.flatten(1).double()
+    p = p - p.mean(1, keepdim=True)
+    t = t - t.mean(1, keepdim=True)
+    return (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1) + 1e-12)
+
+
+@torch.no_grad()
+def choose_mix(model: BrainDecoder, val: dict[str, SubjectBatches]) -> list[float]:
+    """Set ``model.mix`` (per head) to the blend of deep and ridge predictions with the best
+    mean per-sample correlation on ``val`` (grid 0, 0.1, ..., 1); return it."""
+    was_training = model.training
+    model.eval()
+    model.mix.fill_(1.0)
+    deep = {s: model(torch.from_numpy(np.asarray(d.X, np.float32)), s) for s, d in val.items()}
+    model.mix.fill_(0.0)
+    ridge = {s: model(torch.from_numpy(np.asarray(d.X, np.float32)), s) for s, d in val.items()}
+    chosen = []
+    for i, h in enumerate(model.cfg.heads):
+        scores = []
+        for m in MIX_GRID:
+            r = [float(_rows_r(m * deep[s][h.target] + (1 - m) * ridge[s][h.target],
+                               torch.from_numpy(np.asarray(val[s].targets[h.target]))).mean())
+                 for s in val]
+            scores.append(np.mean(r))
+        chosen.append(float(MIX_GRID[int(np.argmax(scores))]))
+        model.mix[i] = chosen[-1]
+    model.train(was_training)
+    return chosen
+
+
 @torch.no_grad()
 def validation_score(model: BrainDecoder, val: dict[str, SubjectBatches]) -> float:
     """Mean over subjects and heads of the mean per-sample Pearson r(prediction, target)."""
@@ -155,12 +192,8 @@ def validation_score(model: BrainDecoder, val: dict[str, SubjectBatches]) -> flo
     for s, d in val.items():
         out = model(torch.from_numpy(np.asarray(d.X, np.float32)), s)
         for h in model.cfg.heads:
-            p = out[h.target].flatten(1).double()
-            t = torch.from_numpy(np.asarray(d.targets[h.target])).flatten(1).double()
-            p = p - p.mean(1, keepdim=True)
-            t = t - t.mean(1, keepdim=True)
-            r = (p * t).sum(1) / (p.norm(dim=1) * t.norm(dim=1) + 1e-12)
-            scores.append(float(r.mean()))
+            t = torch.from_numpy(np.asarray(d.targets[h.target]))
+            scores.append(float(_rows_r(out[h.target], t).mean()))
     model.train(was_training)
     return float(np.mean(scores))
 
@@ -227,9 +260,14 @@ def train(
         return [{"epoch": 0, "step": 0, "decoder": "ridge", "subjects": ",".join(data)}]
     val = None
     if cfg.val_fraction and resume is None:
-        data, val = validation_split(data, cfg.val_fraction, cfg.seed)
+        try:
+            data, val = validation_split(data, cfg.val_fraction, cfg.seed)
+        except ValueError as err:  # too few stimuli to hold some out: train on all of them
+            log.warning("no early stopping: %s", err)
     if ridge_subjects and resume is None:
         fit_ridge(model, {s: data[s] for s in ridge_subjects}, cfg.ridge_cv)
+    if model.cfg.has_ridge:
+        model.mix.fill_(1.0)  # the deep part trains (and early-stops) on its own
     if accelerator is None:
         accelerator = Accelerator(
             mixed_precision=cfg.mixed_precision,
@@ -248,9 +286,10 @@ def train(
     n_proc = accelerator.num_processes
     steps_per_epoch = len(_batch_plan(data, cfg.batch_size, np.random.default_rng(0), n_proc))
     steps_per_epoch //= n_proc
-    total = max(1, steps_per_epoch * cfg.epochs)
+    total = max(3, steps_per_epoch * cfg.epochs)
+    # warm-up of at least 2 steps: OneCycleLR divides by (pct_start * total - 1)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total,
-                                                    pct_start=0.1)
+                                                    pct_start=max(0.1, 2.5 / total))
     start_epoch = 0
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
@@ -315,7 +354,15 @@ def train(
     if best is not None:
         model.load_state_dict(best[2])
         logs.append({"epoch": best[1], "step": step, "best_val_score": best[0]})
-        if ridge_subjects:  # the ridge part sees every training trial
+    if model.cfg.has_ridge:
+        if val is not None:
+            mix = choose_mix(model, val)
+            logs.append({"epoch": best[1], "step": step, "mix": ",".join(map(str, mix)),
+                         "blend_val_score": validation_score(model, val)})
+        else:
+            model.mix.fill_(0.5)
+            log.warning("ridge+deep without a validation split: deep and ridge averaged")
+        if ridge_subjects and val is not None:  # the ridge part sees every training trial
             fit_ridge(model, {s: all_data[s] for s in ridge_subjects}, cfg.ridge_cv)
     wrapped.eval()
     return logs

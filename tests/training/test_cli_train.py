@@ -24,6 +24,16 @@ def test_train_then_adapt_a_new_subject(tmp_path, monkeypatch, small_config_dict
                                    str(tmp_path / "pre"), "--quiet"])
     assert trained.exit_code == 0, trained.output
     assert "subject 2: top-1" in trained.output and "subject 1" not in trained.output
+    metrics = json.loads((tmp_path / "pre" / "metrics.json").read_text())
+    assert metrics["decoder"] == "deep" and metrics["seed"] == 0
+    # the ridge baseline, scored on the same split beside the decoder
+    assert [m["subject"] for m in metrics["ridge_baseline"]] == ["2", "3"]
+    assert min(m["two_way"] for m in metrics["ridge_baseline"]) > 0.9
+    ridge = runner.invoke(main, ["train", "--config", str(sources), "--out",
+                                 str(tmp_path / "ridge"), "--quiet", "--decoder", "ridge"])
+    assert ridge.exit_code == 0, ridge.output
+    saved = json.loads((tmp_path / "ridge" / "config.json").read_text())
+    assert saved["decoder"]["decoder"] == "ridge"
     adapted = runner.invoke(main, ["adapt", "--checkpoint", str(tmp_path / "pre"), "--config",
                                    str(full), "--subject", "1", "--policy", "adapter_only",
                                    "--fraction", "0.5", "--out", str(tmp_path / "new"),

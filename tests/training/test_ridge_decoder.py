@@ -71,21 +71,49 @@ def test_ridge_decoder_is_multiridgecv_per_subject_and_shuffles_to_chance(prepar
 
 
 @pytest.mark.slow
-def test_ridge_plus_deep_starts_at_ridge_and_early_stopping_keeps_it(prepared):
+def test_ridge_plus_deep_falls_back_to_ridge_when_the_deep_part_fails(prepared):
     ridge = build_decoder(_cfg("ridge"), prepared, ["1"])
     train(ridge, prepared.batches(["1"]), _cfg("ridge").train, quiet=True)
-    # a learning rate that wrecks the residual: the best validation epoch is "before training"
-    cfg = _cfg("ridge+deep", lr=5.0, epochs=3, val_fraction=0.2, patience=1)
+    # a learning rate that wrecks the deep part: the validation blend keeps ridge alone
+    cfg = _cfg("ridge+deep", lr=5.0, epochs=2, val_fraction=0.2, patience=1)
     model = build_decoder(cfg, prepared, ["1"])
     logs = train(model, prepared.batches(["1"]), cfg.train, quiet=True)
-    best = [row for row in logs if "best_val_score" in row]
-    assert best and best[0]["epoch"] == -1
-    vals = [row["val_score"] for row in logs if "val_score" in row]
-    assert vals[0] > max(vals[1:])
+    assert [row["mix"] for row in logs if "mix" in row] == ["0.0"]
+    assert model.mix.tolist() == [0.0]
     x = prepared.test["1"].X
-    # restored to the pure ridge decoder, refitted on every training trial
+    # the ridge part refitted on every training trial: exactly the ridge decoder
     np.testing.assert_allclose(predict(model, x, "1")["world-embed"],
                                predict(ridge, x, "1")["world-embed"], rtol=1e-4, atol=1e-4)
+
+
+class _TwoPredictors(torch.nn.Module):
+    """A stand-in decoder whose deep and ridge outputs are planted: ``mix*A + (1-mix)*B``."""
+
+    def __init__(self, deep, ridge):
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.cfg = SimpleNamespace(heads=[HeadConfig("t", (deep.shape[1],))])
+        self.register_buffer("mix", torch.ones(1))
+        self.deep, self.ridge = torch.from_numpy(deep), torch.from_numpy(ridge)
+
+    def forward(self, x, subject):
+        return {"t": self.mix[0] * self.deep + (1 - self.mix[0]) * self.ridge}
+
+
+def test_blend_is_chosen_on_validation_data():
+    from neurodecode.training.trainer import SubjectBatches, choose_mix
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(200, 30)).astype(np.float32)
+    val = {"1": SubjectBatches(np.zeros((200, 1), np.float32), {"t": target})}
+    noise = lambda s: rng.normal(scale=s, size=target.shape).astype(np.float32)  # noqa: E731
+    good, useless = target + noise(0.3), noise(1.0)
+    assert choose_mix(_TwoPredictors(good, useless), val) == [1.0]
+    assert choose_mix(_TwoPredictors(useless, good), val) == [0.0]
+    # two equally good predictors with independent errors: averaging them is best
+    assert choose_mix(_TwoPredictors(target + noise(1.0), target + noise(1.0)), val)[0] == \
+        pytest.approx(0.5, abs=0.1)
 
 
 def test_validation_split_holds_out_whole_stimuli(prepared):
@@ -139,6 +167,7 @@ def test_decoder_cache_key_covers_every_trial(prepared):
     assert decoder_cache_key(_cfg("ridge"), prepared) != key
 
 
+@pytest.mark.slow
 def test_ridge_part_of_ridge_plus_deep_is_the_ridge_baseline(prepared):
     from neurodecode.models.decoder import ridge_part
 
@@ -152,3 +181,22 @@ def test_ridge_part_of_ridge_plus_deep_is_the_ridge_baseline(prepared):
                                predict(ridge, x, "1")["world-embed"], rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="no ridge part"):
         ridge_part(build_decoder(_cfg("deep"), prepared, ["1"]))
+
+
+@pytest.mark.slow
+def test_takagi_nishimoto_recipe_reads_each_target_from_its_roi():
+    from neurodecode.training.experiment import load_config
+
+    cfg = load_config("pipelines/recon/takagi-nishimoto.yaml")
+    cfg.data["subjects"] = ["1"]
+    cfg.data["params"] = {"seed": 0, "n_subjects": 1, "n_train": 150, "n_test": 40}
+    subjects, stimuli = load_dataset(cfg.data)
+    prepared = prepare_data(subjects, stimuli, ["world-embed", "pixels-16"])
+    model = build_decoder(cfg, prepared, ["1"])
+    train(model, prepared.batches(["1"]), cfg.train, quiet=True)
+    rois = prepared.train["1"].info["rois"]
+    pixels = model.ridge["1"]["pixels-16"].weight.numpy()
+    semantic = model.ridge["1"]["world-embed"].weight.numpy()
+    assert not pixels[:, rois["higher"]].any() and pixels[:, rois["early"]].any()
+    assert not semantic[:, rois["early"]].any() and semantic[:, rois["higher"]].any()
+    assert _two_way(model, prepared) > 0.9
