@@ -74,7 +74,7 @@ def latency(model, X: np.ndarray, subject: str, repeats: int = 200) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--no-adapters", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -434,15 +434,19 @@ class RidgeSensorDecoder:
 
     Preprocessing matches the brain module's (baseline correction on ``baseline_samples``,
     robust scaling per sensor and clamping at ``clamp``, training statistics only), then every
-    feature is standardised and :class:`sklearn.linear_model.RidgeCV` picks its penalty among
-    ``alphas`` by efficient leave-one-out on the training trials.
+    feature is standardised and :class:`sklearn.linear_model.RidgeCV` picks one penalty among
+    ``alphas`` by efficient leave-one-out on the training trials, or, with
+    ``per_target_alpha=True``, :class:`neurodecode.ridge.MultiRidgeCV` picks one per target
+    dimension by 5-fold cross-validation (himalaya).
     """
 
     def __init__(self, baseline_samples: int = 0, clamp: float = 20.0,
-                 alphas: tuple[float, ...] = tuple(np.logspace(0, 6, 13))):
+                 alphas: tuple[float, ...] = tuple(np.logspace(0, 6, 13)),
+                 per_target_alpha: bool = False):
         self.baseline_samples = baseline_samples
         self.clamp = clamp
         self.alphas = alphas
+        self.per_target_alpha = per_target_alpha
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
@@ -462,7 +466,12 @@ class RidgeSensorDecoder:
         scaler = RobustScaler().fit(base.transpose(0, 2, 1).reshape(-1, X.shape[1]))
         self.center_ = scaler.center_
         self.scale_ = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
-        self.model_ = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
+        if self.per_target_alpha:
+            from neurodecode.ridge import MultiRidgeCV
+
+            self.model_ = MultiRidgeCV(alphas=self.alphas, cv=5, standardize=True)
+        else:
+            self.model_ = make_pipeline(StandardScaler(), RidgeCV(alphas=self.alphas))
         self.model_.fit(self._features(X), np.asarray(y).reshape(len(y), -1))
         return self
 
@@ -471,14 +480,16 @@ class RidgeSensorDecoder:
 
 
 def ridge_predictions(prepared: SensorPrepared, space: str, subjects: list[str] | None = None,
-                      average: str = "predictions") -> dict[str, np.ndarray]:
+                      average: str = "predictions", per_target_alpha: bool = False,
+                      ) -> dict[str, np.ndarray]:
     """Ridge baseline fit per subject on its training trials; predictions of its test images
     (``average`` as in :func:`test_embeddings`)."""
     out = {}
     for s in subjects or list(prepared.train):
         tr = prepared.train[s]
         y = prepared.target_rows(tr)[space]
-        model = RidgeSensorDecoder(prepared.baseline_samples).fit(tr.X, y)
+        model = RidgeSensorDecoder(prepared.baseline_samples,
+                                   per_target_alpha=per_target_alpha).fit(tr.X, y)
         out[s] = _per_image(model.predict, prepared, s, average)
     return out
 
@@ -488,7 +499,8 @@ def adapter_predictions(prepared: SensorPrepared, space: str, epochs: int = 20,
                         ) -> dict[str, np.ndarray]:
     """The fMRI-style path: time-binned sensor vectors (from onset) into the cross-subject
     decoder (linear subject adapters + residual MLP; softclip + MSE, as
-    ``pipelines/recon/synthetic-meg-adapters.yaml``)."""
+    ``pipelines/recon/synthetic-meg-adapters.yaml``). Test images are decoded from their
+    repetition-averaged trials, as the fMRI path does (NSD protocol)."""
     from neurodecode.training.experiment import build_decoder
     from neurodecode.training.experiment import predict as predict_vectors
 

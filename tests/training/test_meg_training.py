@@ -20,7 +20,7 @@ SPACE = "world-embed"
 COLS = ["large_top5", "large_median_rank", "small_top5", "small_median_rank"]
 
 
-def _cfg(epochs: int = 20, lam: float = 0.75, **model) -> ExperimentConfig:
+def _cfg(epochs: int = 30, lam: float = 0.75, **model) -> ExperimentConfig:
     arch = dict(kind="brain_module", spatial_channels=32, hidden=32, depth=2, out_channels=64,
                 fourier_freqs=6, dropout=0.3)
     arch.update(model)
