@@ -131,7 +131,7 @@ def run_benchmark(
                                                groups[name, s], source.label, seed, compat)  # fmt: skip
     flat = [job for group in jobs.values() for job in group]
     pending = [job for job in flat if overwrite or job.key not in store]
-    versions = _versions()
+    versions = _versions() if pending else ""
     for job in pending:
         job.row["versions"] = versions
     _run(pending, store, n_jobs, backend, scheduler, quiet)
@@ -140,9 +140,15 @@ def run_benchmark(
     rows = [row for key in groups.values() for row in store.get(key)]
     results = pd.DataFrame(rows, columns=COLUMNS)
     out = Path(out)
-    with atomic_path(out / "results.csv") as tmp:
-        results.to_csv(tmp, index=False)
-    if plots and results["status"].eq("ok").any():
+    text = results.to_csv(index=False)
+    csv = out / "results.csv"
+    unchanged = csv.is_file() and csv.read_text() == text
+    if not unchanged:
+        with atomic_path(csv) as tmp:
+            Path(tmp).write_text(text)
+    figures = [out / "scores.png", out / "time_vs_score.png"]
+    if plots and results["status"].eq("ok").any() and not (
+        unchanged and all(f.is_file() for f in figures)):  # a rerun keeps its figures
         save_plots(results, out)
     failed = results[results["status"] == "failed"]
     if not quiet:
