@@ -1,14 +1,14 @@
 """All eight covariance pipelines of pipelines/ on synthetic-mi, physiological model (default).
 
-Within-session, left vs right hand (ROC-AUC), subjects 1-2 x 2 sessions x 5 folds = 20 folds
-per pipeline, through ``run_benchmark`` (one row per fold). Two pipelines run from modified
+Within-session, left vs right hand (ROC-AUC), subjects 1-2 x 1 session (48 trials per class)
+x 5 folds = 10 folds per pipeline, through ``run_benchmark`` (one row per fold). Two pipelines run from modified
 copies of their files, recorded in the JSON:
 
 - XdawnCov+TS+SVM is declared for P300 only; the copy also declares LeftRightImagery;
 - ACM+TS+SVM (grid): MOABB's full grid (10 orders x 10 lags x 3 C x 2 kernels = 600
   candidates, nested 3-fold) costs over 300 s per fold even on 8 channels (see
   bench/results/acm_full_grid_fold.json) and does not fit this machine's budget on 22 channels
-  and 20 folds; the copy searches order {2, 4} x lag {2, 4} with a linear SVC (C=1), and the
+  and 10 folds; the copy searches order {2, 4} x lag {2, 4} with a linear SVC (C=1), and the
   time ratio to ACM auto is of that reduced grid.
 
 Writes bench/results/pipelines_physiological_mi.json.
@@ -50,7 +50,7 @@ def main() -> None:
     with threadpool_limits(1):
         results = run_benchmark(sorted(tmp.glob("*.yml")), "synthetic-mi", tmp / "out",
                                 subjects=[1, 2], paradigm="LeftRightImagery", quiet=True,
-                                plots=False)  # fmt: skip
+                                plots=False, dataset_params={"n_sessions": 1})  # fmt: skip
     seconds = time.perf_counter() - start
     table = summary_table(results).reset_index()
     fit = results.groupby("pipeline")["fit_time"].mean()
