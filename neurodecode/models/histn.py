@@ -29,6 +29,8 @@ smoothing (:class:`OrdinalSmoothingLoss`) and small-data defaults.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -188,8 +190,9 @@ class HiSTN(EEGModuleMixin, nn.Module):
     drop_prob : float
         Dropout after the stem and before the readout.
 
-    Input ``(batch, n_chans, n_times)``; output ``(batch, n_outputs)`` logits (log-softmax
-    when ``add_log_softmax``).
+    Input ``(batch, n_chans, n_times)`` in µV or standardised (not volts: the stem's batch
+    norm, eps 1e-5, would swamp a variance of ~1e-10 V²); output ``(batch, n_outputs)``
+    logits (log-softmax when ``add_log_softmax``).
     """
 
     def __init__(
@@ -384,6 +387,15 @@ class HiSTNClassifier(EEGClassifier):
         if y is None:
             raise DataError("HiSTNClassifier.fit needs labels y")
         y = np.asarray(y)
+        scale = float(np.std(X)) if np.size(X) else 1.0
+        if scale < 1e-3:
+            warnings.warn(
+                f"HiSTNClassifier: input standard deviation {scale:.2g} looks like volts; the "
+                "stem's batch norm (eps 1e-5) will swamp it. Give µV (x 1e6) or standardise "
+                "first (mne.decoding.Scaler, as pipelines/HiSTN.yml does)",
+                UserWarning,
+                stacklevel=2,
+            )
         self.labels_, codes = np.unique(y, return_inverse=True)
         if self.random_state is not None:
             torch.manual_seed(int(self.random_state))

@@ -120,3 +120,9 @@ def test_learns_valence_across_subjects_and_not_from_shuffled_labels(one_thread)
     assert acc_shuffled < chance + 0.15, (acc_shuffled, chance)
     # the same seed gives the same model
     np.testing.assert_allclose(fit(y).predict_proba(Xt), clf.predict_proba(Xt), atol=1e-6)
+
+
+def test_input_in_volts_is_flagged(one_thread):
+    X = np.random.default_rng(0).standard_normal((20, 14, 128)) * 1e-5
+    with pytest.warns(UserWarning, match="looks like volts"):
+        HiSTNClassifier(max_epochs=1, random_state=0).fit(X, np.arange(20) % 5)
