@@ -14,7 +14,7 @@ recorded ``seed``.
 
 Configured alike (same MOABB paradigm and preprocessing, same seed as MOABB's
 ``random_state``), the within-session folds and per-fold scores are MOABB's
-(``tests/benchmark/test_moabb_parity.py``). Intentional differences, and ``compat="moabb"``,
+(``tests/benchmark/test_real_eegmmidb.py``). Intentional differences, and ``compat="moabb"``,
 which restores MOABB's behaviour:
 
 - estimators whose ``random_state`` is unset get the seed (reproducible runs); MOABB leaves
