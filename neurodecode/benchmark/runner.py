@@ -80,7 +80,11 @@ def run_benchmark(
         ``"moabb"`` restores MOABB's behaviour where neurodecode differs on purpose (see
         :mod:`neurodecode.benchmark.evaluation`).
     overwrite : bool
-        Recompute everything, ignoring (and replacing) stored results.
+        Recompute everything, ignoring (and replacing) stored results. Result keys describe
+        a MOABB dataset by its code, preprocessing and MOABB version, not by its files'
+        content (hashing them is what made reruns slow): after replacing the files of a
+        dataset in ``MNE_DATA``, pass ``overwrite`` (local folders are keyed by file sizes
+        and times, synthetic worlds by their parameters).
     quiet : bool
         No progress bar and no failure messages on stderr.
     plots : bool
