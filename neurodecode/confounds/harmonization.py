@@ -33,7 +33,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 
 def _as_edges(X) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from neurodecode.data.errors import DataError
+from neurodecode.errors import DataError
 
 #: ``clean(X_train, demographics_train, X_test, test_index) -> cleaned X_test``
 Cleaner = Callable[[np.ndarray, pd.DataFrame, np.ndarray, np.ndarray], np.ndarray]
