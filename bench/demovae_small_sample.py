@@ -101,7 +101,7 @@ def merge() -> dict:
     return merged
 
 
-def main(worlds=(0, 1, 2), name: str = "demovae_small_sample.json") -> dict:
+def main(worlds=(0, 1, 2), filename: str = "demovae_small_sample.json") -> dict:
     import torch
 
     from neurodecode._files import write_json
@@ -148,7 +148,7 @@ def main(worlds=(0, 1, 2), name: str = "demovae_small_sample.json") -> dict:
                   summary=summary, runs=runs,
                   machine=dict(cpu=platform.processor() or platform.machine(),
                                cores=os.cpu_count(), load_average=os.getloadavg()))
-    out = Path(__file__).parent / "results" / name
+    out = Path(__file__).parent / "results" / filename
     write_json(out, result)
     return result
 
