@@ -60,6 +60,8 @@ class MultiRidgeCV:
     memory_mb : float
         Budget for the cross-validated predictions held at once when ``n_targets_batch`` is
         not given.
+    dtype : {"float64", "float32"}
+        Precision of the solver.
 
     Attributes
     ----------
@@ -75,18 +77,20 @@ class MultiRidgeCV:
     """
 
     def __init__(self, alphas=ALPHAS, cv=5, standardize: bool = True, fit_intercept: bool = True,
-                 n_targets_batch: int | None = None, memory_mb: float = 512.0):
+                 n_targets_batch: int | None = None, memory_mb: float = 512.0,
+                 dtype: str = "float64"):
         self.alphas = alphas
         self.cv = cv
         self.standardize = standardize
         self.fit_intercept = fit_intercept
         self.n_targets_batch = n_targets_batch
         self.memory_mb = memory_mb
+        self.dtype = dtype
 
     # scikit-learn conventions: parameters are the constructor's arguments.
     def get_params(self, deep: bool = True) -> dict:
         return {k: getattr(self, k) for k in ("alphas", "cv", "standardize", "fit_intercept",
-                                              "n_targets_batch", "memory_mb")}
+                                              "n_targets_batch", "memory_mb", "dtype")}
 
     def set_params(self, **params) -> MultiRidgeCV:
         for k, v in params.items():
@@ -130,11 +134,12 @@ class MultiRidgeCV:
             cv = [(np.asarray(tr), np.asarray(te)) for tr, te in cv]
         set_backend("numpy", on_error="warn")
         batch = self._batch(len(X), Y.shape[1])
-        model = RidgeCV(alphas=np.asarray(self.alphas, dtype=np.float64), cv=cv,
+        dtype = np.dtype(self.dtype)  # float32 halves time and memory of large fits
+        model = RidgeCV(alphas=np.asarray(self.alphas, dtype=dtype), cv=cv,
                         fit_intercept=self.fit_intercept, force_cpu=True,
                         solver_params={"n_targets_batch": batch,
                                        "n_targets_batch_refit": batch, "warn": False})
-        model.fit(Xs, Y)
+        model.fit(Xs.astype(dtype), Y.astype(dtype))
         self.coef_ = np.asarray(model.coef_).reshape(X.shape[1], -1)
         self.intercept_ = (np.asarray(model.intercept_).reshape(-1) if self.fit_intercept
                            else np.zeros(Y.shape[1]))

@@ -69,7 +69,7 @@ class TrainConfig:
     seed: int = 0
     val_fraction: float = 0.0
     patience: int = 5
-    ridge_cv: int = 5
+    ridge_cv: int = 3
     losses: list[LossTerm] = field(default_factory=lambda: [LossTerm("mse", "world-embed")])
 
     @classmethod
@@ -113,14 +113,20 @@ def validation_split(data: dict[str, SubjectBatches], fraction: float, seed: int
     return fit, val
 
 
+#: Penalties tried by the decoders' ridge parts (standardised voxels): 0.1 ... 1e7.
+RIDGE_ALPHAS = np.logspace(-1, 7, 9)
+
+
 def fit_ridge(model: BrainDecoder, data: dict[str, SubjectBatches], cv: int = 5) -> None:
     """Fit the ridge part of ``model`` for every subject in ``data`` (closed form).
 
     One :class:`neurodecode.ridge.MultiRidgeCV` per subject and ROI, over the flattened
     targets of every head reading that ROI, on voxels standardised with the model's scalers;
-    the penalty of each target column is chosen by ``cv``-fold cross-validation inside
-    ``data``.
+    the penalty of each target column (:data:`RIDGE_ALPHAS`) is chosen by ``cv``-fold
+    cross-validation inside ``data``, folds grouped by stimulus (float32 solver).
     """
+    from sklearn.model_selection import GroupKFold, KFold
+
     from neurodecode.ridge import MultiRidgeCV
 
     for s, d in data.items():
@@ -136,7 +142,13 @@ def fit_ridge(model: BrainDecoder, data: dict[str, SubjectBatches], cv: int = 5)
                                      f"but subject {s} has ROIs {sorted(d.rois or {})}")
                 cols = np.asarray(d.rois[roi], bool)
             Y = np.concatenate([d.targets[h.target].reshape(len(z), -1) for h in heads], 1)
-            ridge = MultiRidgeCV(cv=min(cv, len(z)), standardize=False).fit(z[:, cols], Y)
+            # folds keep every repetition of an image together (no image on both sides)
+            if d.stimulus_ids is not None and len(np.unique(d.stimulus_ids)) >= cv:
+                folds = list(GroupKFold(cv).split(z, groups=d.stimulus_ids))
+            else:
+                folds = list(KFold(min(cv, len(z))).split(z))
+            ridge = MultiRidgeCV(alphas=RIDGE_ALPHAS, cv=folds, standardize=False,
+                                 dtype="float32").fit(z[:, cols], Y)
             start = 0
             for h in heads:
                 n = int(np.prod(h.shape))

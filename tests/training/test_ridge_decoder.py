@@ -52,11 +52,17 @@ def test_ridge_decoder_is_multiridgecv_per_subject_and_shuffles_to_chance(prepar
     logs = train(model, prepared.batches(["1", "2"]), cfg.train, quiet=True)
     assert logs[0]["decoder"] == "ridge"
     assert not list(model.parameters())  # closed form: nothing trained by gradient
+    from sklearn.model_selection import GroupKFold
+
+    from neurodecode.training.trainer import RIDGE_ALPHAS
+
     train_1 = prepared.train["1"]
-    ref = MultiRidgeCV(cv=5).fit(train_1.X, prepared.target_rows(train_1)["world-embed"])
+    folds = list(GroupKFold(3).split(train_1.X, groups=train_1.stimulus_ids))  # by image
+    ref = MultiRidgeCV(alphas=RIDGE_ALPHAS, cv=folds).fit(
+        train_1.X, prepared.target_rows(train_1)["world-embed"])
     test = prepared.test["1"]
     ours = predict(model, test.X, "1")["world-embed"]
-    np.testing.assert_allclose(ours, ref.predict(test.X), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(ours, ref.predict(test.X), rtol=2e-3, atol=2e-3)  # float32
     assert _two_way(model, prepared) > 0.95
     save_checkpoint(model, tmp_path / "ridge")
     again, _ = load_checkpoint(tmp_path / "ridge")
