@@ -215,7 +215,7 @@ def _physiological_subject(
     centres = np.concatenate([task_pos, alpha_pos, bg_pos])
     leadfield = np.stack([gaussian_pattern(ch_pos, c, p["spread"]) for c in centres], axis=1)
     leadfield *= 1 + 0.2 * rng.standard_normal(leadfield.shape)
-    eye = gaussian_pattern(ch_pos, positions["Fpz"] + np.array([0.0, 0.03, -0.03]), 0.06)
+    eye = gaussian_pattern(ch_pos, positions["Fpz"] + np.array([0.0, 0.03, -0.03]), 0.08)
     temporal = np.maximum(gaussian_pattern(ch_pos, positions["T7"], 0.03),
                           gaussian_pattern(ch_pos, positions["T8"], 0.03))  # fmt: skip
     mu = rng.uniform(9.0, 12.0, len(CLASSES))
@@ -295,7 +295,7 @@ def _add_artefacts(rng: np.random.Generator, X: np.ndarray, eye: np.ndarray,
     t = np.arange(n_times) / sfreq
     for i in np.flatnonzero(rng.random(n) < 0.3 * rate):  # blinks: ~0.2-s bumps, frontal
         for t0 in rng.uniform(0, t[-1], rng.integers(1, 3)):
-            X[i] += 15.0 * eye[:, None] * np.exp(-0.5 * ((t - t0) / 0.07) ** 2)[None, :]
+            X[i] += 25.0 * eye[:, None] * np.exp(-0.5 * ((t - t0) / 0.07) ** 2)[None, :]
     for i in np.flatnonzero(rng.random(n) < 0.2 * rate):  # EMG: broadband bursts, temporal
         length = int(rng.uniform(0.3, 1.0) * sfreq)
         start = rng.integers(0, max(1, n_times - length))
