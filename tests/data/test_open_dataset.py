@@ -5,6 +5,7 @@ type; every value checked against what was written."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -191,9 +192,8 @@ def test_moabb_dataset_opens_offline_from_the_mne_data_cache(tmp_path, monkeypat
     from collections import Counter
 
     import mne
-    from conftest import SHARED_DATA
 
-    source = SHARED_DATA / "eegmmidb_S001_imagery"
+    source = Path(__file__).resolve().parents[3] / "shared" / "data" / "eegmmidb_S001_imagery"
     if not source.is_dir():
         pytest.skip(f"real PhysioNet EEG not found at {source}")
     cache = tmp_path / "mne_data" / "MNE-eegbci-data/files/eegmmidb/1.0.0/S001"
