@@ -195,7 +195,8 @@ class SiteResult:
     Attributes
     ----------
     table : DataFrame
-        One row per target (electrode, bin): each model's score (``r[role]``), the q-value and
+        One row per target (electrode, bin): each model's held-out r averaged over test parts
+        (``r[role]``), the q-value and
         significance of each comparison, ``multimodal`` (the conjunction).
     comparison : Comparison
     fits : dict of str to EncodingResult
@@ -275,7 +276,9 @@ def multimodal_sites(Y: np.ndarray, streams: Mapping[str, np.ndarray], *,
         comparisons.insert(0, ("multimodal", None))
     comp = compare_models(Y, {r: f.predictions for r, f in fits.items()}, comparisons,
                           n_boot=n_boot, alpha=alpha, seed=seed, targets=targets)
-    table = comp.scores.add_prefix("r[").rename(columns=lambda c: c + "]")
+    # scores per held-out part (unbiased under the null), not of the pooled out-of-fold
+    # predictions the bootstrap compares (their r sits below zero where there is no signal)
+    table = pd.DataFrame({f"r[{role}]": fits[role].r for role in ROLES}, index=comp.table.index)
     table = pd.concat([table, comp.table.filter(regex=r"^(q|sig)\[")], axis=1)
     table["multimodal"] = comp.significant
     table.index = targets
