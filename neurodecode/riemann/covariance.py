@@ -72,13 +72,10 @@ def _estimate(X: Any, estimator: str) -> Any:
     n_channels, n_times = X.shape[-2:]
     mean = X.mean(-1)
     Xc = None
-    if estimator == "lwf":
-        Xc = X - mean[..., None]  # Ledoit-Wolf needs the centred samples themselves
-    else:  # one product on the data as they are (no centred copy), then remove the mean
-        S = X @ _t(X) / n_times - mean[:, :, None] * mean[:, None, :]
-        if bool((mean**2 > _MAX_OFFSET**2 * S.diagonal(0, -2, -1)).any()):
-            Xc = X - mean[..., None]
-    if Xc is not None:
+    # one product on the data as they are (no centred copy), then remove the mean
+    S = X @ _t(X) / n_times - mean[:, :, None] * mean[:, None, :]
+    if bool((mean**2 > _MAX_OFFSET**2 * S.diagonal(0, -2, -1)).any()):
+        Xc = X - mean[..., None]
         S = Xc @ _t(Xc) / n_times
     if estimator == "scm":
         return S
@@ -94,7 +91,7 @@ def _estimate(X: Any, estimator: str) -> Any:
         shrinkage = _where(den == 0, 1.0, _minimum(num / _nonzero(den), 1.0))
     else:
         # Ledoit-Wolf as in scikit-learn's ledoit_wolf_shrinkage (unblocked form).
-        sq_norms = np.einsum("nct,nct->nt", Xc, Xc) if _is_numpy(Xc) else (Xc**2).sum(-2)
+        sq_norms = _centred_sq_norms(X, mean) if Xc is None else _sq_norms(Xc)
         beta_sum = (sq_norms**2).sum(-1)
         delta_sum = (S**2).sum((-2, -1))
         beta = (beta_sum / n_times - delta_sum) / (n_channels * n_times)
@@ -104,6 +101,20 @@ def _estimate(X: Any, estimator: str) -> Any:
     shrinkage = shrinkage[:, None, None]
     eye = _eye(n_channels, like=S)
     return (1.0 - shrinkage) * S + (shrinkage * mu[:, None, None]) * eye
+
+
+def _sq_norms(X: Any) -> Any:
+    """Squared norm of each time sample over channels, shape (n, n_times)."""
+    return np.einsum("nct,nct->nt", X, X) if _is_numpy(X) else (X**2).sum(-2)
+
+
+def _centred_sq_norms(X: Any, mean: Any) -> Any:
+    """``_sq_norms(X - mean)`` without the centred copy: |x|^2 - 2 m.x + |m|^2."""
+    if _is_numpy(X):
+        cross = np.einsum("nc,nct->nt", mean, X)
+    else:
+        cross = (mean[:, None, :] @ X)[:, 0]
+    return _sq_norms(X) - 2.0 * cross + (mean**2).sum(-1)[:, None]
 
 
 # --------------------------------------------------------------------- numpy/torch helpers
