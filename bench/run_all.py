@@ -131,8 +131,7 @@ def render(status: list[dict] | None = None) -> str:
         lines += ["## This run", ""] + _table(status) + [""]
     for path in sorted(RESULTS.glob("*.json")):
         record = json.loads(path.read_text())
-        measured = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).strftime("%Y-%m-%d")
-        lines += [f"## {path.stem}", "", f"File `bench/results/{path.name}` (written {measured})."]
+        lines += [f"## {path.stem}", "", f"File `bench/results/{path.name}`."]
         if not isinstance(record, dict):
             lines += ["", "```", json.dumps(record)[:2000], "```", ""]
             continue
