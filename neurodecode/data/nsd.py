@@ -61,7 +61,35 @@ def session_file(session: int) -> str:
     return f"betas_session{int(session):02d}.hdf5"
 
 
-class HDF5Betas:
+class _LazyRows:
+    """Array-like ``(n_trials, n_voxels)`` float32 view over session files; subclasses read
+    the requested rows (absolute trial numbers, ``self.rows``) in ``_read``."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+    rows: np.ndarray
+    shape: tuple[int, int]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key) -> np.ndarray:
+        cols = slice(None)
+        if isinstance(key, tuple):
+            key, cols = key[0], key[1] if len(key) > 1 else slice(None)
+        rows = self.rows[key]
+        out = self._read(np.atleast_1d(rows))[:, cols]
+        return out[0] if np.ndim(rows) == 0 else out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self._read(self.rows)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def _read(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class HDF5Betas(_LazyRows):
     """Lazy ``(n_trials, n_voxels)`` float32 view of NSD-style session files.
 
     Rows are trials (in session-file order, or any subset/permutation of them); columns are
@@ -107,12 +135,6 @@ class HDF5Betas:
             raise ValueError("give voxels or n_columns")
         self.shape = (len(self.rows), int(n_cols))
 
-    dtype = np.dtype(np.float32)
-    ndim = 2
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def __repr__(self) -> str:
         return f"HDF5Betas(shape={self.shape}, files={len(self.files)})"
 
@@ -121,19 +143,6 @@ class HDF5Betas:
         return HDF5Betas(
             self.files, self.counts, self.rows[index], self.voxels, self.scales, self.shape[1]
         )
-
-    def __getitem__(self, key) -> np.ndarray:
-        cols = slice(None)
-        if isinstance(key, tuple):
-            key, cols = key[0], key[1] if len(key) > 1 else slice(None)
-        rows = self.rows[key]
-        out = self._read(np.atleast_1d(rows))
-        out = out[:, cols]
-        return out[0] if np.ndim(rows) == 0 else out
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self._read(self.rows)
-        return out if dtype is None else out.astype(dtype, copy=False)
 
     def _read(self, rows: np.ndarray) -> np.ndarray:
         import h5py
@@ -594,16 +603,13 @@ class HDF5Images:
         return np.asarray(block, dtype=np.uint8)[inverse]
 
 
-class NiftiBetas:
+class NiftiBetas(_LazyRows):
     """Lazy ``(n_trials, n_voxels)`` float32 view of NSD's NIfTI session betas
     (``betas_sessionNN.nii.gz``, X x Y x Z x 750 int16 = percent signal change x 300).
 
     Rows are read one volume at a time in increasing order (a compressed file is decompressed
     once, forward), so memory holds one volume plus the selected rows' ROI voxels.
     """
-
-    dtype = np.dtype(np.float32)
-    ndim = 2
 
     def __init__(self, files, counts, mask: np.ndarray, rows=None, scale: float = SCALE):
         self.files = tuple(str(f) for f in files)
@@ -614,23 +620,8 @@ class NiftiBetas:
         self.scale = scale
         self.shape = (len(self.rows), int(self.mask.sum()))
 
-    def __len__(self) -> int:
-        return self.shape[0]
-
     def take(self, index) -> NiftiBetas:
         return NiftiBetas(self.files, self.counts, self.mask, self.rows[index], self.scale)
-
-    def __getitem__(self, key) -> np.ndarray:
-        cols = slice(None)
-        if isinstance(key, tuple):
-            key, cols = key[0], key[1] if len(key) > 1 else slice(None)
-        rows = self.rows[key]
-        out = self._read(np.atleast_1d(rows))[:, cols]
-        return out[0] if np.ndim(rows) == 0 else out
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self._read(self.rows)
-        return out if dtype is None else out.astype(dtype, copy=False)
 
     def _read(self, rows: np.ndarray) -> np.ndarray:
         import nibabel as nib
