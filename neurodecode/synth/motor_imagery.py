@@ -183,15 +183,7 @@ def _subject(
         y.extend(CLASSES[k] for k in labels)
         sessions += [str(session)] * len(labels)
         runs += [str(r) for r in np.arange(len(labels)) * p["n_runs"] // len(labels)]
-    X = (np.concatenate(X) * _SCALE).astype(np.float32).astype(np.float64)
-    info = dict(
-        sfreq=sfreq, ch_names=list(p["channels"]), ch_types=["eeg"] * n_channels,
-        ch_pos=ch_pos, tmin=0.0,
-    )  # fmt: skip
-    data = TrialData(
-        X=X, subject=subject, modality="eeg", y=np.array(y),
-        metadata=pd.DataFrame({"session": sessions, "run": runs}), info=info,
-    )  # fmt: skip
+    data = _trials(X, y, sessions, runs, subject, p["channels"], ch_pos, sfreq)
     truth = {
         "mu_hz": mu.tolist(),
         "beta_hz": beta.tolist(),
@@ -249,15 +241,7 @@ def _physiological_subject(
         y.extend(CLASSES[k] for k in labels)
         sessions += [str(session)] * n
         runs += [str(r) for r in np.arange(n) * p["n_runs"] // n]
-    X = (np.concatenate(X) * _SCALE).astype(np.float32).astype(np.float64)
-    info = dict(
-        sfreq=sfreq, ch_names=list(p["channels"]), ch_types=["eeg"] * n_channels,
-        ch_pos=ch_pos, tmin=0.0,
-    )  # fmt: skip
-    data = TrialData(
-        X=X, subject=subject, modality="eeg", y=np.array(y),
-        metadata=pd.DataFrame({"session": sessions, "run": runs}), info=info,
-    )  # fmt: skip
+    data = _trials(X, y, sessions, runs, subject, p["channels"], ch_pos, sfreq)
     truth = {
         "model": "physiological",
         "mu_hz": mu.tolist(),
@@ -440,3 +424,13 @@ def read(directory: Path) -> SyntheticWorld:
             info=first.info,
         )  # fmt: skip
     return SyntheticWorld(name=NAME, subjects=subjects, truth=manifest["truth"], params=p)
+
+
+def _trials(X: list, y: list, sessions: list, runs: list, subject: str, channels,
+            ch_pos, sfreq: float) -> TrialData:
+    """One subject's sessions as EEG TrialData (volts, stored at float32 precision)."""
+    X = (np.concatenate(X) * _SCALE).astype(np.float32).astype(np.float64)
+    info = dict(sfreq=sfreq, ch_names=list(channels), ch_types=["eeg"] * len(channels),
+                ch_pos=ch_pos, tmin=0.0)
+    return TrialData(X=X, subject=subject, modality="eeg", y=np.array(y),
+                     metadata=pd.DataFrame({"session": sessions, "run": runs}), info=info)
