@@ -110,6 +110,7 @@ def confounds() -> None:
 def fit(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance, continuous,
         categorical, latent_dim, hidden_dim, epochs, seed, device, out, quiet) -> None:
     """Fit a DemoVAE on all participants of a folder and save it."""
+    from neurodecode.confounds.connectivity import edge_layout
     from neurodecode.confounds.demovae import DemoVAE
 
     data = _load(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance,
@@ -118,6 +119,8 @@ def fit(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance,
                     hidden_dim=hidden_dim, n_epochs=epochs, random_state=seed, device=device,
                     verbose=not quiet)
     model.fit(data.X, demographics=data.metadata)
+    # which ROIs the edges join (after --zero-variance drop): transform checks new data
+    model.edge_layout_ = edge_layout(data.info, zero_variance)
     for path in model.save(out):
         click.echo(f"wrote {path}")
 
@@ -137,11 +140,14 @@ def transform(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_var
     import pandas as pd
 
     from neurodecode._files import write_text
+    from neurodecode.confounds.connectivity import check_edge_layout
     from neurodecode.confounds.demovae import DemoVAE
     from neurodecode.errors import DataError
 
     model = DemoVAE.load(model_dir)
     data = _load(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance)
+    check_edge_layout(model.edge_layout_, data.info, zero_variance,
+                      source=str(dataset or data_dir), model=f"the model in {model_dir}")
     if data.X.shape[1] != model.n_features_in_:
         raise DataError(f"{dataset or data_dir}: {data.X.shape[1]} edges, the model in "
                         f"{model_dir} was fitted on {model.n_features_in_}; use the same "

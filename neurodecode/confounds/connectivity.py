@@ -149,3 +149,48 @@ def connectivity_matrices(
         out[i][np.ix_(keep, keep)] = measure().fit_transform([ts[:, keep]])[0]
         out[i, bad, bad] = diagonal
     return out
+
+
+def edge_layout(info: dict | None, zero_variance: str) -> dict | None:
+    """What a model must remember about its edges: the atlas, the ROIs they come from (in
+    order), the ROIs dropped as zero-variance and the ``zero_variance`` choice; None when
+    ``info`` (a loaded ``TrialData.info``) lists no ROI names."""
+    info = info or {}
+    if not info.get("roi_names"):
+        return None
+    return dict(atlas=info.get("atlas"), roi_names=[str(r) for r in info["roi_names"]],
+                dropped_rois=[str(r) for r in info.get("dropped_rois") or []],
+                zero_variance=zero_variance)
+
+
+def check_edge_layout(fitted: dict | None, info: dict | None, zero_variance: str,
+                      source: str = "these data", model: str = "the model") -> None:
+    """Raise a :class:`DataError` unless new data have the ROIs, in the same order, that a
+    model was fitted on (:func:`edge_layout`).
+
+    Needed because ``zero_variance="drop"`` drops the ROIs constant in *some* participant of
+    each folder: new participants can lose other ROIs (or none), and when as many edges
+    remain the edges would be silently misaligned (edge ``k`` no longer joins the same two
+    ROIs). Checks nothing when either side lists no ROI names (models saved before the
+    layout was stored, or edge arrays).
+    """
+    current = edge_layout(info, zero_variance)
+    if not fitted or current is None:
+        return
+    if current["roi_names"] == fitted["roi_names"]:
+        return
+    trained, new = fitted["roi_names"], current["roi_names"]
+    absent = [r for r in trained if r not in new]
+    extra = [r for r in new if r not in trained]
+    parts = ([f"lack ROIs {absent[:10]}"] if absent else []) + \
+        ([f"have ROIs {extra[:10]} the model lacks"] if extra else [])
+    what = "; ".join(parts) or "list the same ROIs in a different order"
+    hint = (f"{model} was fitted with --zero-variance {fitted['zero_variance']}, which dropped "
+            f"{fitted['dropped_rois'] or 'no ROIs'}")
+    if current["zero_variance"] == "drop":
+        hint += (f"; with --zero-variance drop these data dropped {current['dropped_rois']} "
+                 "(each folder drops the ROIs constant in any of its participants)")
+    hint += ("; refit on ROIs present in every participant, or give the new data the same "
+             "ROIs")
+    raise DataError(f"{source} {what} (atlas {current['atlas']!r}): the edges would not line "
+                    f"up with the {len(trained)} ROIs {model} was fitted on; {hint}")

@@ -262,6 +262,10 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     module_ : torch.nn.ModuleDict with ``encoder`` and ``decoder``
     history_ : list of dict, per-epoch mean losses
     train_demographics_ : DataFrame, the training demographics (used by ``sample(n)``)
+    edge_layout_ : dict or None, the atlas, ROI names, dropped zero-variance ROIs and
+        ``zero_variance`` choice of the edges (:func:`neurodecode.confounds.connectivity.
+        edge_layout`; set by ``neurodecode confounds fit``, saved, and checked by
+        ``neurodecode confounds transform`` so that new edges line up)
     """
 
     def __init__(self, continuous=(), categorical=(), latent_dim: int = 16,
@@ -377,6 +381,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         X, demographics = self._split(X, demographics)
         self.latent_dim_, self.size_selection_ = self._resolve_latent_dim(X, demographics)
         self.n_features_in_ = X.shape[1]
+        self.edge_layout_ = None  # set by whoever knows the ROIs (the CLI); saved with the model
         self.encoder_ = DemographicEncoder.fit(demographics, list(self.continuous),
                                                list(self.categorical))
         self.train_demographics_ = demographics.copy()
@@ -712,6 +717,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
             train_demographics=json.loads(self.train_demographics_.to_json(orient="split")),
             history=self.history_,
             latent_dim_=int(self.latent_dim_),
+            edge_layout=getattr(self, "edge_layout_", None),
         )
         return [weights, write_json(directory / "config.json", config)]
 
@@ -739,6 +745,7 @@ class DemoVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
         model.train_demographics_ = pd.DataFrame(split["data"], columns=split["columns"])
         model.history_ = config["history"]
         model.latent_dim_ = int(config.get("latent_dim_", model.latent_dim))
+        model.edge_layout_ = config.get("edge_layout")
         tensors = load_file(str(weights))
         model.x_mean_ = tensors.pop("x_mean").numpy()
         model.x_scale_ = tensors.pop("x_scale").numpy()

@@ -157,3 +157,56 @@ def test_compare_reports_which_method_removes_what(tmp_path):
         "participant_id", "--zero-variance", "zero", "--continuous", "age",
         "--site", "age", "--out", str(tmp_path / "c2.csv")])
     assert res.exit_code != 0 and "must be one of the categorical demographics" in res.output
+
+
+def _zero_roi(path, roi):
+    """Make one ROI's time series constant in one participant's .1D file."""
+    lines = path.read_text().splitlines()
+    rows = [line.split("\t") for line in lines[1:]]
+    for row in rows:
+        row[roi] = "0"
+    path.write_text("\n".join([lines[0]] + ["\t".join(r) for r in rows]) + "\n")
+
+
+def test_dropped_rois_are_stored_and_checked_at_transform(tmp_path):
+    """A model fitted with --zero-variance drop remembers which ROIs its edges join: new data
+    that dropped a different ROI (same edge count, so the old check passed them and edge k no
+    longer joined the same two ROIs) or none are refused, naming the ROIs."""
+    import json
+
+    world = fc_demographics.make(n_subjects=16, seed=1, n_rois=14)
+    fc_demographics.write(world, tmp_path / "fit")
+    fc_demographics.write(world, tmp_path / "new")
+    fc_demographics.write(world, tmp_path / "full")
+    for folder in ("fit", "new", "full"):
+        (tmp_path / folder / "world.json").unlink()  # plain ABIDE-style folders
+    ids = world.subjects["group"].metadata.participant_id
+    _zero_roi(tmp_path / "fit" / f"{ids[0]}_rois_synth.1D", 13)  # ROI014 outside the view
+    _zero_roi(tmp_path / "new" / f"{ids[3]}_rois_synth.1D", 0)  # ROI001 instead
+
+    def run(cmd, folder, *extra):
+        return CliRunner().invoke(main, [
+            "confounds", cmd, "--data", str(tmp_path / folder), "--phenotypic",
+            str(tmp_path / folder / "phenotypic.csv"), "--atlas", "synth", "--id-column",
+            "participant_id", "--zero-variance", "drop", *extra])
+
+    res = run("fit", "fit", "--continuous", "age", "--epochs", "1", "--hidden-dim", "8",
+              "--latent-dim", "2", "--quiet", "--out", str(tmp_path / "m"))
+    assert res.exit_code == 0, res.output
+    layout = json.loads((tmp_path / "m" / "config.json").read_text())["edge_layout"]
+    assert layout["dropped_rois"] == ["ROI014"] and layout["zero_variance"] == "drop"
+    assert layout["roi_names"] == [f"ROI{r:03d}" for r in range(1, 14)]
+    res = run("transform", "fit", "--model", str(tmp_path / "m"), "--out",
+              str(tmp_path / "z.csv"))
+    assert res.exit_code == 0, res.output
+    # 78 edges either way: before the layout was stored this went through misaligned
+    res = run("transform", "new", "--model", str(tmp_path / "m"), "--out",
+              str(tmp_path / "z2.csv"))
+    assert res.exit_code != 0, res.output
+    assert "lack ROIs ['ROI001']" in res.output and "have ROIs ['ROI014']" in res.output
+    assert "dropped ['ROI014']" in res.output and "dropped ['ROI001']" in res.output
+    assert not (tmp_path / "z2.csv").exists()
+    res = run("transform", "full", "--model", str(tmp_path / "m"), "--out",
+              str(tmp_path / "z3.csv"))
+    assert res.exit_code != 0 and "have ROIs ['ROI014'] the model lacks" in res.output, \
+        res.output
