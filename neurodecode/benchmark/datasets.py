@@ -142,10 +142,13 @@ def open_source(
 
     Parameters
     ----------
-    name : str
+    name : str or moabb.datasets.base.BaseDataset
         ``"synthetic-mi"`` (any world in :data:`neurodecode.synth.WORLDS` with class labels)
         or a MOABB dataset class name or code, e.g. ``"BNCI2014_001"``, ``"PhysionetMI"``.
-        MOABB reads its files from the ``MNE_DATA`` cache.
+        MOABB reads its files from the ``MNE_DATA`` cache. A MOABB dataset object (your own
+        ``BaseDataset`` subclass, MOABB's ``FakeDataset``) is read through MOABB's paradigm
+        too; its result key holds its class, code and simple attributes (numbers, strings
+        and lists of them, e.g. a seed), not its data.
     subjects : list, optional
         Subject identifiers (default: all; for worlds, subjects ``1..4``).
     paradigm : str, optional
@@ -171,6 +174,11 @@ def open_source(
     if paradigm is not None and paradigm not in PARADIGM_BANDS:
         raise DataError(f"unknown paradigm {paradigm!r}; expected one of {sorted(PARADIGM_BANDS)}")
     paradigm_params = dict(paradigm_params or {})
+    if not isinstance(name, str):  # a MOABB dataset object (a custom or fake dataset)
+        if params:
+            raise DataError(f"dataset parameters {sorted(params)} apply to synthetic worlds "
+                            "only; set them on the MOABB dataset object")  # fmt: skip
+        return _open_moabb(name, subjects, paradigm, events, paradigm_params)
     if name not in WORLDS and _is_local(name):
         return _open_local(name, subjects, paradigm, events, params or {}, paradigm_params)
     if name in WORLDS:
@@ -371,8 +379,14 @@ def _open_moabb(
     if extra:
         raise DataError(f"{name}: unknown paradigm parameter(s) {extra}; expected some of "
                         f"{list(MOABB_PARADIGM_PARAMS)}")  # fmt: skip
-    dataset = find_moabb_dataset(name)()  # an unknown name is reported as such first
-    check_download_allowed(name)
+    if isinstance(name, str):
+        dataset = find_moabb_dataset(name)()  # an unknown name is reported as such first
+        check_download_allowed(name)
+        described = {}
+    else:
+        dataset, name = _check_moabb_object(name)
+        described = dict(cls=f"{type(dataset).__module__}.{type(dataset).__qualname__}",
+                         attributes=_simple_attributes(dataset))  # fmt: skip
     paradigm = paradigm or {"imagery": "MotorImagery", "p300": "P300", "ssvep": "SSVEP"}.get(
         dataset.paradigm, "MotorImagery"
     )
@@ -389,7 +403,7 @@ def _open_moabb(
     fmin, fmax = _band(paradigm, paradigm_params)
     identity = dict(name=name, code=dataset.code, paradigm=paradigm, events=events,
                     band=[fmin, fmax], paradigm_params=paradigm_params,
-                    moabb=moabb.__version__)  # fmt: skip
+                    moabb=moabb.__version__, **described)  # fmt: skip
 
     def loader(wanted: list[str]) -> dict[str, TrialData]:
         out = {}
@@ -404,6 +418,35 @@ def _open_moabb(
         return out
 
     return BenchmarkSource(name, paradigm, events, ids, identity, name, loader)
+
+
+def _check_moabb_object(dataset: Any) -> tuple[Any, str]:
+    """``dataset`` and its code, or a DataError when it is not a MOABB dataset object."""
+    try:
+        from moabb.datasets.base import BaseDataset
+    except ImportError:
+        raise DataError("a dataset object needs MOABB: `pip install neurodecode[moabb]`") from None
+    if not isinstance(dataset, BaseDataset):
+        raise DataError(f"dataset must be a name (str) or a MOABB dataset object "
+                        f"(moabb.datasets.base.BaseDataset); got {type(dataset).__name__}")
+    return dataset, str(dataset.code)
+
+
+def _simple_attributes(obj: Any) -> dict[str, Any]:
+    """The attributes of ``obj`` that are numbers, strings, None, or lists/tuples/dicts of
+    them (a fake dataset's seed, sizes and events): what a result key can hold for an object
+    whose data it must not read."""
+
+    def simple(v: Any) -> bool:
+        if v is None or isinstance(v, bool | int | float | str):
+            return True
+        if isinstance(v, list | tuple):
+            return all(simple(x) for x in v)
+        if isinstance(v, dict):
+            return all(isinstance(k, str) and simple(x) for k, x in v.items())
+        return False
+
+    return {k: v for k, v in sorted(vars(obj).items()) if simple(v)}
 
 
 def make_moabb_paradigm(paradigm: str, events: list[str], paradigm_params: dict | None = None):

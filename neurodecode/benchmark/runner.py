@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -10,11 +12,11 @@ from typing import Any
 
 import pandas as pd
 
-from neurodecode._files import atomic_path
+from neurodecode._files import atomic_path, write_json
 from neurodecode.benchmark import evaluation as _evaluation
 from neurodecode.benchmark.datasets import open_source
-from neurodecode.benchmark.pipelines import load_pipelines
-from neurodecode.benchmark.report import save_plots
+from neurodecode.benchmark.pipelines import load_pipeline, load_pipelines
+from neurodecode.benchmark.report import FIGURES, figure_keys, save_plots
 from neurodecode.benchmark.store import ResultStore
 from neurodecode.data.errors import DataError
 
@@ -29,7 +31,7 @@ _PACKAGES = ("neurodecode", "numpy", "scipy", "scikit-learn", "pyriemann", "mne"
 
 def run_benchmark(
     pipelines: str | Path | list,
-    dataset: str,
+    dataset: Any,
     out: str | Path,
     *,
     subjects: list | None = None,
@@ -60,8 +62,9 @@ def run_benchmark(
     ----------
     pipelines : path or list of paths
         MOABB-schema YAML files or folders of them.
-    dataset : str
-        Synthetic world name (``"synthetic-mi"``) or MOABB dataset code.
+    dataset : str or moabb.datasets.base.BaseDataset
+        Synthetic world name (``"synthetic-mi"``), MOABB dataset code, or a MOABB dataset
+        object (read through MOABB's paradigm, as MOABB's evaluations read it).
     out : path
         Output folder: ``results.csv``, ``store/``, ``scores.png``, ``time_vs_score.png``.
     subjects, paradigm, events, dataset_params, paradigm_params
@@ -108,7 +111,7 @@ def run_benchmark(
         )
     if compat not in _evaluation.COMPAT:
         raise DataError(f"unknown compat {compat!r}; expected one of {_evaluation.COMPAT}")
-    specs = load_pipelines(pipelines)
+    specs = load_pipelines(pipelines, build=False)  # parsed; built below if they have work
     source = open_source(dataset, subjects, paradigm, events, dataset_params, paradigm_params)
     usable = [s for s in specs if source.paradigm in s.paradigms]
     if not usable:
@@ -124,12 +127,16 @@ def run_benchmark(
                                               source.subjects)
         for spec in usable for s in source.subjects
     }  # fmt: skip
-    missing = [k for k, key in groups.items() if overwrite or key not in store]
+    stored = {} if overwrite else {k: store.get(key) for k, key in groups.items()}
+    missing = [k for k in groups if stored.get(k) is None]
+    # only pipelines with work are built (imports, estimators, full checks), before any data
+    by_name = {spec.name: spec for spec in usable}
+    for name in dict.fromkeys(name for name, _ in missing):
+        by_name[name] = load_pipeline(by_name[name].path)
     todo = sorted({s for _, s in missing}, key=source.subjects.index)
     needed = source.subjects if evaluation == "cross-subject" and todo else todo
     data = source.load(needed)
     jobs: dict[tuple[str, str], list] = {}
-    by_name = {spec.name: spec for spec in usable}
     for name, s in missing:
         jobs[name, s] = _evaluation.build_jobs(evaluation, by_name[name], s, data,
                                                groups[name, s], source.label, seed, compat)  # fmt: skip
@@ -140,29 +147,66 @@ def run_benchmark(
         job.row["versions"] = versions
     _run(pending, store, n_jobs, backend, scheduler, quiet)
     for (name, s), group in jobs.items():  # a subject's rows, complete, under its group key
-        store.put(groups[name, s], [row for job in group for row in store.get(job.key)])
-    rows = [row for key in groups.values() for row in store.get(key)]
+        stored[name, s] = [row for job in group for row in store.get(job.key)]
+        store.put(groups[name, s], stored[name, s])
+    rows = [row for k in groups for row in stored[k]]
     results = pd.DataFrame(rows, columns=COLUMNS)
-    out = Path(out)
-    text = results.to_csv(index=False)
-    csv = out / "results.csv"
-    unchanged = csv.is_file() and csv.read_text() == text
-    if not unchanged:
-        with atomic_path(csv) as tmp:
-            Path(tmp).write_text(text)
-    figures = [out / "scores.png", out / "time_vs_score.png"]
-    if plots and results["status"].eq("ok").any() and not (
-        unchanged and all(f.is_file() for f in figures)):  # a rerun keeps its figures
-        save_plots(results, out)
+    _write_outputs(results, rows, Path(out), plots)
     failed = results[results["status"] == "failed"]
     if not quiet:
         for message in dict.fromkeys(failed["error"]):
             print(f"FAILED: {message}", file=sys.stderr)
-    cached_groups = [key for k, key in groups.items() if (k[0], k[1]) not in jobs]
-    n_cached = sum(len({row["task"] for row in store.get(key)}) for key in cached_groups)
+    n_cached = sum(len({row["task"] for row in stored[k]}) for k in groups if k not in jobs)
     results.attrs.update(n_computed=len(pending), n_cached=n_cached + len(flat) - len(pending),
                          n_failed=len(failed), loaded_subjects=list(data))  # fmt: skip
     return results
+
+
+def _write_outputs(results: pd.DataFrame, rows: list[dict], out: Path, plots: bool) -> None:
+    """Write ``results.csv`` and the figures, each only when its inputs changed.
+
+    ``OUT/.outputs.json`` records what each output was made from (a hash of the rows for
+    ``results.csv``, of each figure's own inputs for the figures, see
+    :func:`~neurodecode.benchmark.report.figure_keys`) and the file's size and time as
+    written; a file that is missing, touched since, or made from other inputs is written
+    again, any other is left alone (same bytes, same modification time).
+    """
+    memo_path = out / ".outputs.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (FileNotFoundError, ValueError):
+        memo = {}
+    updated = dict(memo)
+
+    def current(name: str, key: str) -> bool:
+        try:
+            st = (out / name).stat()
+        except FileNotFoundError:
+            return False
+        return memo.get(name) == [key, st.st_size, st.st_mtime_ns]
+
+    def record(name: str, key: str) -> None:
+        st = (out / name).stat()
+        updated[name] = [key, st.st_size, st.st_mtime_ns]
+
+    rows_key = hashlib.sha256(json.dumps([COLUMNS, rows], default=str).encode()).hexdigest()
+    if not current("results.csv", rows_key):
+        with atomic_path(out / "results.csv") as tmp:
+            results.to_csv(tmp, index=False)
+        record("results.csv", rows_key)
+    if plots and results["status"].eq("ok").any():
+        unchanged = memo.get("figures_from") == rows_key and all(
+            current(n, (memo.get(n) or [""])[0]) for n in FIGURES)  # fmt: skip
+        if not unchanged:  # the rows changed: redraw the figures whose own inputs changed
+            keys = figure_keys(results)
+            stale = [n for n in FIGURES if not current(n, keys[n])]
+            if stale:
+                save_plots(results, out, only=stale)
+            for name in stale:
+                record(name, keys[name])
+            updated["figures_from"] = rows_key
+    if updated != memo:
+        write_json(memo_path, updated)
 
 
 def _run(jobs: list, store: ResultStore, n_jobs: int, backend: str, scheduler: str | None,
