@@ -117,8 +117,9 @@ def cleaners(continuous: Sequence[str], categorical: Sequence[str], site: str | 
 
     ``combat`` and ``combat+projection`` need ``site`` (a declared categorical column) and
     the site of every participant (``site_values``): ComBat harmonises a held-out participant
-    with its site, which is known at acquisition. ``projection`` and ``demovae`` read no
-    demographics of the held-out participants.
+    with its site, which is known at acquisition. ``combat+projection`` then projects out
+    the other demographics only (the covariates ComBat protected; site is removed).
+    ``projection`` and ``demovae`` read no demographics of the held-out participants.
     """
     from neurodecode.confounds.demovae import DemoVAE
     from neurodecode.confounds.harmonization import ComBat, DemographicProjection
@@ -127,8 +128,8 @@ def cleaners(continuous: Sequence[str], categorical: Sequence[str], site: str | 
     covariates = [c for c in continuous + categorical if c != site]
     out: dict[str, Cleaner] = {}
 
-    def project(x_tr, d_tr, x_te):
-        proj = DemographicProjection(continuous, categorical, n_components="auto")
+    def project(x_tr, d_tr, x_te, cont=continuous, cat=categorical):
+        proj = DemographicProjection(cont, cat, n_components="auto")
         return proj.fit(x_tr, d_tr).transform(x_te)
 
     out["projection"] = lambda x_tr, d_tr, x_te, test: project(x_tr, d_tr, x_te)
@@ -138,9 +139,15 @@ def cleaners(continuous: Sequence[str], categorical: Sequence[str], site: str | 
         def combat(x_tr, d_tr, x_te, test, then_project=False):
             model = ComBat(covariates=covariates).fit(x_tr, d_tr[site], d_tr)
             x_te = model.transform(x_te, sites[test])
-            if not then_project:
+            if not then_project or not covariates:
                 return x_te
-            return project(model.transform(x_tr, d_tr[site]), d_tr, x_te)
+            # ComBat has removed site: project out the covariates it protected, not site
+            # again (after ComBat the training site directions are estimation noise, and
+            # removing them cost the planted signal: retention .80/.80/.79 vs .96/.93/.93,
+            # bench/demovae_small_sample.py)
+            return project(model.transform(x_tr, d_tr[site]), d_tr, x_te,
+                           [c for c in continuous if c != site],
+                           [c for c in categorical if c != site])
 
         out["combat"] = combat
         out["combat+projection"] = lambda *a: combat(*a, then_project=True)

@@ -14,7 +14,7 @@ from sklearn.linear_model import RidgeClassifier
 from sklearn.model_selection import KFold, cross_validate
 from sklearn.pipeline import Pipeline
 
-from neurodecode.confounds.demovae import DemoVAE
+from neurodecode.confounds.demovae import DemoVAE, auto_latent_dims
 from neurodecode.confounds.reports import fidelity_report, leakage_report
 from neurodecode.data.errors import DataError
 from neurodecode.synth import fc_demographics
@@ -238,3 +238,24 @@ def test_samples_follow_the_requested_demographics(held_out):
     off = fidelity_report(test.X, test.metadata, synthetic, shuffled, groups=["sex"],
                           n_permutations=10)
     assert off["group_differences"]["sex=M"]["correlation"] < 0.5, off
+
+
+def test_auto_latent_size_keeps_dimensions_besides_the_projected_ones():
+    """latent_dim="auto" only tries sizes larger than the demographic directions transform
+    projects out: at or below them the cleaned output is constant and passes the leakage
+    test because nothing is left (on ~100 participants that choice kept .04 of a planted
+    signal)."""
+    assert auto_latent_dims(80, 4) == [8, 16, 32]
+    assert auto_latent_dims(1000, 4) == [8, 16, 32, 64]
+    assert auto_latent_dims(12, 4) == [8]  # none up to n/2: the smallest that leaves some
+    assert auto_latent_dims(500, 70) == [72]
+    assert auto_latent_dims(80, 0) == [2, 4, 8, 16, 32]
+    data = _small(n=40, seed=3)
+    model = DemoVAE(continuous=["age"], categorical=["sex", "site"], latent_dim="auto",
+                    hidden_dim=16, n_epochs=10, batch_size=32, random_state=0)
+    model.fit(data.X, demographics=data.metadata)
+    # age (1) + sex (2 levels: 1) + site (3 levels: 2) = 4 directions projected out
+    assert model.size_selection_["size"].tolist() == [8, 16]
+    assert model.latent_dim_ in (8, 16) and model.demo_basis_.shape == (model.latent_dim_, 4)
+    z = model.transform(data.X)
+    assert np.linalg.matrix_rank(z - z.mean(0), tol=1e-6) == model.latent_dim_ - 4

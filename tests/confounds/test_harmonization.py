@@ -100,3 +100,25 @@ def test_select_size_keeps_the_largest_size_inside_the_bands():
     np.testing.assert_array_equal(cross_fit(record, X, meta, n_folds=4), X)
     assert sorted(np.concatenate([t for _, t in seen]).tolist()) == list(range(n))
     assert all(k == n - len(t) for k, t in seen)
+
+
+def test_combat_then_projection_does_not_project_site_again():
+    """After ComBat, combat+projection projects out the covariates ComBat protected, not site
+    (the training site directions are then estimation noise; removing them cost the planted
+    signal in bench/demovae_small_sample.py): with site the only demographic it is ComBat."""
+    from neurodecode.confounds.selection import cleaners
+
+    X, meta = _sites(n=90)
+    train, test = np.arange(60), np.arange(60, 90)
+    site_only = cleaners([], ["site"], "site", meta.site)
+    args = (X[train], meta.iloc[train][["site"]].reset_index(drop=True), X[test], test)
+    np.testing.assert_array_equal(site_only["combat+projection"](*args),
+                                  site_only["combat"](*args))
+    with_age = cleaners(["age"], ["site"], "site", meta.site)
+    d_train = meta.iloc[train][["age", "site"]].reset_index(drop=True)
+    out = with_age["combat+projection"](X[train], d_train, X[test], test)
+    combat = ComBat(covariates=["age"]).fit(X[train], d_train.site, d_train)
+    # the projection that follows is fitted on the age of the harmonised training rows only
+    proj = DemographicProjection(["age"], [], n_components="auto").fit(
+        combat.transform(X[train], d_train.site), d_train)
+    np.testing.assert_allclose(out, proj.transform(combat.transform(X[test], meta.site[test])))
