@@ -433,9 +433,10 @@ def _check_moabb_object(dataset: Any) -> tuple[Any, str]:
 
 
 def _simple_attributes(obj: Any) -> dict[str, Any]:
-    """The attributes of ``obj`` that are numbers, strings, None, or lists/tuples/dicts of
-    them (a fake dataset's seed, sizes and events): what a result key can hold for an object
-    whose data it must not read."""
+    """The public attributes of ``obj`` that are numbers, strings, None, or lists/tuples/dicts
+    of them (a fake dataset's seed, sizes and events): what a result key can hold for an
+    object whose data it must not read. Private ones (``_name``: caches, state) are left out,
+    so that loading data does not change the key."""
 
     def simple(v: Any) -> bool:
         if v is None or isinstance(v, bool | int | float | str):
@@ -446,7 +447,7 @@ def _simple_attributes(obj: Any) -> dict[str, Any]:
             return all(isinstance(k, str) and simple(x) for k, x in v.items())
         return False
 
-    return {k: v for k, v in sorted(vars(obj).items()) if simple(v)}
+    return {k: v for k, v in sorted(vars(obj).items()) if not k.startswith("_") and simple(v)}
 
 
 def make_moabb_paradigm(paradigm: str, events: list[str], paradigm_params: dict | None = None):

@@ -23,13 +23,17 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from sklearn.base import BaseEstimator, clone
-from sklearn.pipeline import Pipeline, make_pipeline
 
 from neurodecode.data.errors import DataError
+
+if TYPE_CHECKING:
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+# scikit-learn is imported where pipelines are built: reading files to ask the result store
+# (load_pipeline(build=False)) needs only yaml
 
 ALLOWED_MODULES = frozenset(
     {
@@ -130,6 +134,8 @@ def load_pipeline(path: str | Path, build: bool = True) -> PipelineSpec:
     grid = config.get("param_grid") or {}
     pipeline = None
     if build:
+        from sklearn.pipeline import make_pipeline
+
         pipeline = make_pipeline(*[_build_step(step, i, where) for i, step in enumerate(steps)])
         _check_grid(grid, pipeline, where)
     return PipelineSpec(
@@ -190,6 +196,8 @@ def load_pipelines(paths: str | Path | list, build: bool = True) -> list[Pipelin
 
 
 def _build_step(step: Any, index: int, where: _Locator) -> BaseEstimator:
+    from sklearn.base import BaseEstimator
+
     loc = ("pipeline", index)
     if not isinstance(step, dict):
         raise where.error(loc, "each pipeline step must be a mapping with 'name' and 'from'")
@@ -277,6 +285,8 @@ def _check_values(estimator: BaseEstimator, where: _Locator, loc: tuple) -> None
 
 
 def _check_grid(grid: Any, pipeline: Pipeline, where: _Locator) -> None:
+    from sklearn.base import clone
+
     if not isinstance(grid, dict):
         raise where.error(("param_grid",), "param_grid must be a mapping of parameter -> list")
     valid = pipeline.get_params()

@@ -1,0 +1,143 @@
+"""What a rerun leaves alone: unchanged outputs are not rewritten, pipelines with stored
+results are not built, nothing is imported or loaded that the answer does not need."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import neurodecode.benchmark.pipelines as pipelines_module
+import neurodecode.benchmark.runner as runner
+from neurodecode.benchmark import load_pipeline, run_benchmark
+from neurodecode.data.errors import DataError
+from neurodecode.synth import motor_imagery
+
+
+def _run(out, files, small_mi, **kwargs):
+    kwargs = {"subjects": [1], "quiet": True, "events": ["left_hand", "right_hand"], **kwargs}
+    return run_benchmark(files, "synthetic-mi", out, dataset_params=small_mi, **kwargs)
+
+
+def _stamp(path):
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns, st.st_size  # a rewrite (temporary file + rename) changes the inode
+
+
+def test_rerun_rewrites_nothing_builds_nothing_loads_nothing(tmp_path, pipelines_dir, small_mi,
+                                                              monkeypatch):  # fmt: skip
+    files = [pipelines_dir / "CSP_LDA.yml"]
+    first = _run(tmp_path, files, small_mi)
+    outputs = ["results.csv", "scores.png", "time_vs_score.png"]
+    before = {name: _stamp(tmp_path / name) for name in outputs}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("called on a rerun")
+
+    monkeypatch.setattr(pipelines_module, "_build_step", refuse)  # no estimator is built
+    monkeypatch.setattr(motor_imagery, "make", refuse)  # no data generated
+    monkeypatch.setattr(runner, "save_plots", refuse)  # no figure drawn
+    second = _run(tmp_path, files, small_mi)
+    assert second.attrs["n_computed"] == 0 and second.attrs["loaded_subjects"] == []
+    assert {name: _stamp(tmp_path / name) for name in outputs} == before
+    assert second["score"].tolist() == first["score"].tolist()
+
+
+def test_only_figures_whose_inputs_changed_are_redrawn(tmp_path, pipelines_dir, small_mi):
+    files = [pipelines_dir / "CSP_LDA.yml"]
+    first = _run(tmp_path, files, small_mi)
+    scores, timing = tmp_path / "scores.png", tmp_path / "time_vs_score.png"
+    before = _stamp(scores), _stamp(timing)
+    # recomputed: the seeded scores are equal, the measured fit times are not
+    again = _run(tmp_path, files, small_mi, overwrite=True)
+    assert again["score"].tolist() == first["score"].tolist()
+    assert again["fit_time"].tolist() != first["fit_time"].tolist()
+    assert _stamp(scores) == before[0]  # its inputs (scores) did not change
+    assert _stamp(timing) != before[1]  # fit times moved its points
+
+    timing.unlink()  # a missing figure is drawn again, the other is left alone
+    _run(tmp_path, files, small_mi)
+    assert timing.is_file() and _stamp(scores) == before[0]
+
+
+def test_stale_figures_from_another_benchmark_are_redrawn(tmp_path, pipelines_dir, small_mi):
+    # results.csv is rewritten by a run without figures; the figures on disk then belong to
+    # other results and must not be kept by the next run that draws
+    _run(tmp_path, [pipelines_dir / "CSP_LDA.yml"], small_mi)
+    old = _stamp(tmp_path / "scores.png")
+    _run(tmp_path, [pipelines_dir / "MDM.yml"], small_mi, plots=False)
+    assert _stamp(tmp_path / "scores.png") == old  # plots=False: left as it was
+    _run(tmp_path, [pipelines_dir / "MDM.yml"], small_mi)
+    assert _stamp(tmp_path / "scores.png") != old
+    memo = json.loads((tmp_path / ".outputs.json").read_text())
+    assert set(memo) == {"results.csv", "scores.png", "time_vs_score.png", "figures_from"}
+
+
+def test_a_touched_results_csv_is_written_again(tmp_path, pipelines_dir, small_mi):
+    files = [pipelines_dir / "CSP_LDA.yml"]
+    _run(tmp_path, files, small_mi, plots=False)
+    csv = tmp_path / "results.csv"
+    text = csv.read_text()
+    csv.write_text("edited by hand\n")
+    _run(tmp_path, files, small_mi, plots=False)
+    assert csv.read_text() == text
+
+
+def test_a_fresh_process_rerun_imports_no_estimator_library(tmp_path, pipelines_dir, small_mi):
+    files = [str(pipelines_dir / "TS_LR.yml"), str(pipelines_dir / "CSP_LDA.yml")]
+    _run(tmp_path, files, small_mi)
+    code = textwrap.dedent(f"""
+        import sys
+        from neurodecode.benchmark import run_benchmark
+        res = run_benchmark({files!r}, "synthetic-mi", {str(tmp_path)!r}, subjects=[1],
+                            events=["left_hand", "right_hand"], dataset_params={small_mi!r},
+                            quiet=True)
+        assert res.attrs["n_computed"] == 0, res.attrs
+        print(sorted(m for m in ("sklearn", "pyriemann", "torch", "moabb", "matplotlib")
+                     if m in sys.modules))
+    """)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_pipeline_with_work_is_still_checked_before_any_data(tmp_path, pipelines_dir, small_mi,
+                                                               monkeypatch):  # fmt: skip
+    bad = tmp_path / "bad.yml"
+    bad.write_text((pipelines_dir / "CSP_LDA.yml").read_text().replace("nfilter: 6",
+                                                                       "nfilters: 6"))
+    spec = load_pipeline(bad, build=False)  # parsed, not built: the typo is not seen yet
+    assert spec.pipeline is None and spec.name == "CSP+LDA"
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("data generated before the pipeline was checked")
+
+    monkeypatch.setattr(motor_imagery, "make", refuse)
+    with pytest.raises(DataError, match=r"bad\.yml:\d+: CSP has no parameter\(s\) \['nfilters'\]"):
+        _run(tmp_path / "out", [bad], small_mi)
+
+
+def test_moabb_dataset_objects_are_keyed_by_their_description(tmp_path, pipelines_dir,
+                                                              monkeypatch):  # fmt: skip
+    pytest.importorskip("moabb")
+    from moabb.datasets.fake import FakeDataset
+
+    def fake(seed):
+        return FakeDataset(event_list=("left_hand", "right_hand"), n_subjects=1, n_sessions=1,
+                           n_runs=1, n_events=40, duration=130, seed=seed)  # fmt: skip
+
+    files = [pipelines_dir / "CSP_LDA.yml"]
+    kwargs = {"paradigm": "LeftRightImagery", "quiet": True, "plots": False}
+    first = run_benchmark(files, fake(1), tmp_path, **kwargs)
+    assert first.attrs["n_computed"] == 1 and len(first) == 5
+    assert (first["dataset"] == fake(1).code).all()
+    # an equal object (new instance, same seed): found in the store, nothing loaded
+    again = run_benchmark(files, fake(1), tmp_path, **kwargs)
+    assert again.attrs["n_computed"] == 0 and again.attrs["loaded_subjects"] == []
+    # another seed generates other recordings: another key, computed
+    other = run_benchmark(files, fake(2), tmp_path, **kwargs)
+    assert other.attrs["n_computed"] == 1
+    with pytest.raises(DataError, match="MOABB dataset object"):
+        run_benchmark(files, object(), tmp_path, **kwargs)
