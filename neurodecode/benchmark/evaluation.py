@@ -114,11 +114,14 @@ class Job:
 def build_jobs(
     evaluation: str, spec: PipelineSpec, subject: str, data: dict[str, TrialData],
     gkey: str, label: str, seed: int, compat: str = "neurodecode",
+    ranks: dict | None = None,
 ) -> list[Job]:  # fmt: skip
     """The jobs of ``spec`` for ``subject`` under ``evaluation``, in a fixed order.
 
     ``data`` holds the loaded subjects (for cross-subject, all of them); arrays are referenced,
     not copied. Job keys derive from ``gkey`` (see :func:`group_key`) and the session.
+    ``ranks``: a dict shared by the calls of one benchmark, so that the data rank of each
+    training set (a row field) is computed once, not once per pipeline.
     """
     if evaluation not in EVALUATIONS:
         raise DataError(f"unknown evaluation {evaluation!r}; expected one of {EVALUATIONS}")
@@ -145,12 +148,19 @@ def build_jobs(
         train = [(np.asarray(data[o].X), data[o].y) for o in others]
         tests = {ses: (X[sessions == ses], d.y[sessions == ses]) for ses in names}
         units.append(("split", None, train, tests))
-    return [
-        Job(content_hash(gkey, ses), kind, spec, seed, train,
-            {"dataset": label, "pipeline": spec.name, "evaluation": evaluation,
-             "subject": subject, "session": ses}, tests, compat)
-        for kind, ses, train, tests in units
-    ]  # fmt: skip
+    from neurodecode.riemann.augmented import data_rank
+
+    ranks = {} if ranks is None else ranks
+    jobs = []
+    for kind, ses, train, tests in units:
+        unit = (evaluation, subject, ses)
+        if unit not in ranks:
+            ranks[unit] = data_rank(train[0][0])
+        jobs.append(Job(content_hash(gkey, ses), kind, spec, seed, train,
+                        {"dataset": label, "pipeline": spec.name, "evaluation": evaluation,
+                         "subject": subject, "session": ses, "data_rank": ranks[unit]},
+                        tests, compat))  # fmt: skip
+    return jobs
 
 
 def _unique(values: np.ndarray) -> list[str]:
@@ -169,12 +179,13 @@ def execute(job: Job) -> list[dict[str, Any]]:
     from neurodecode.riemann.augmented import data_rank
 
     job = _encode_labels(job)
+    rank = job.row.get("data_rank")  # computed by build_jobs once per training set
     y = job.y
     metric = metric_for(y)
     scorer = get_scorer(metric)
     X0 = job.train[0][0]
     base = {**job.row, "metric": metric, "n_channels": int(X0.shape[1]),
-            "data_rank": data_rank(X0), "n_classes": int(len(np.unique(y))),
+            "data_rank": data_rank(X0) if rank is None else rank, "n_classes": int(len(np.unique(y))),
             "seed": job.seed, "task": job.key, "status": "ok", "error": ""}  # fmt: skip
     rows = []
     if job.kind == "cv":

@@ -137,9 +137,11 @@ def run_benchmark(
     needed = source.subjects if evaluation == "cross-subject" and todo else todo
     data = source.load(needed)
     jobs: dict[tuple[str, str], list] = {}
+    ranks: dict = {}  # data rank per training set, shared by the pipelines
     for name, s in missing:
         jobs[name, s] = _evaluation.build_jobs(evaluation, by_name[name], s, data,
-                                               groups[name, s], source.label, seed, compat)  # fmt: skip
+                                               groups[name, s], source.label, seed, compat,
+                                               ranks)  # fmt: skip
     flat = [job for group in jobs.values() for job in group]
     pending = [job for job in flat if overwrite or job.key not in store]
     versions = _versions() if pending else ""
