@@ -94,7 +94,9 @@ def test_real_data_options_and_their_errors(real_like, tmp_path):
         str(root / "phenotypic.csv"), "--atlas", "synth", "--missing", "skip",
         "--zero-variance", "zero", "--model", str(tmp_path / "d"), "--out",
         str(tmp_path / "z2.csv")])
-    assert res.exit_code != 0 and "same atlas and --zero-variance" in res.output, res.output
+    assert res.exit_code != 0, res.output
+    assert f"have ROIs {dropped} the model lacks" in res.output, res.output
+    assert f"fitted with --zero-variance drop, which dropped {dropped}" in res.output
 
 
 @pytest.mark.parametrize("args, message", [
