@@ -235,9 +235,11 @@ class DemographicProjection(TransformerMixin, BaseEstimator):
     n_components : int, None or "auto"
         Project in the space of the first ``n_components`` training principal components of
         the standardised features (the others are dropped); None keeps all features;
-        ``"auto"`` chooses among :data:`AUTO_COMPONENTS` up to a quarter of the training
-        participants by held-out leakage inside the training data
-        (:func:`neurodecode.confounds.selection.select_size`).
+        ``"auto"`` chooses among :data:`AUTO_COMPONENTS` larger than the number of
+        demographic directions removed (one per continuous column, levels - 1 per
+        categorical one: smaller spaces are emptied and pass the leakage test trivially) and
+        up to a quarter of the training participants, by held-out leakage inside the
+        training data (:func:`neurodecode.confounds.selection.select_size`).
 
     Attributes
     ----------
@@ -260,7 +262,12 @@ class DemographicProjection(TransformerMixin, BaseEstimator):
         if self.n_components == "auto":
             from neurodecode.confounds.selection import select_size
 
-            sizes = [k for k in AUTO_COMPONENTS if k <= max(2, len(X) // 4)]
+            # as DemoVAE's auto_latent_dims: a space of k <= r components is emptied by the
+            # r projected directions and passes the leakage test because nothing is left
+            r = len(self.continuous) + sum(
+                demographics[c].astype(str).nunique() - 1 for c in self.categorical)
+            usable = [k for k in AUTO_COMPONENTS if k > r] or [r + 2]
+            sizes = [k for k in usable if k <= max(2, len(X) // 4)] or usable[:1]
             columns = list(self.continuous) + list(self.categorical)
             params = self.get_params()
 

@@ -122,3 +122,13 @@ def test_combat_then_projection_does_not_project_site_again():
     proj = DemographicProjection(["age"], [], n_components="auto").fit(
         combat.transform(X[train], d_train.site), d_train)
     np.testing.assert_allclose(out, proj.transform(combat.transform(X[test], meta.site[test])))
+
+
+def test_auto_components_leave_dimensions_besides_the_projected_ones():
+    """n_components="auto" tries only spaces larger than the directions it removes (age: 1,
+    3 sites: 2): a space of 2 components would be emptied and pass the leakage test because
+    nothing is left."""
+    X, meta = _sites(n=150)
+    proj = DemographicProjection(["age"], ["site"], n_components="auto").fit(X, meta)
+    assert proj.size_selection_["size"].tolist() == [4, 8, 16, 32]  # up to 150 // 4
+    assert proj.basis_.shape == (proj.n_components_, 3)
