@@ -188,17 +188,19 @@ def execute(job: Job) -> list[dict[str, Any]]:
             "data_rank": data_rank(X0) if rank is None else rank, "n_classes": int(len(np.unique(y))),
             "seed": job.seed, "task": job.key, "status": "ok", "error": ""}  # fmt: skip
     rows = []
+    # seeded (and wrapped in its grid search) once per job; each fold fits a clone of it
+    template = make_estimator(job.spec, metric, job.seed, job.compat)
     if job.kind == "cv":
         X, y = job.train[0]
         folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=job.seed)
         for fold, (train, test) in enumerate(folds.split(X, y)):
             row = {**base, "fold": fold, "n_train": len(train), "n_test": len(test)}
-            rows.append(_fit_score(job, metric, scorer, row, X[train], y[train],
+            rows.append(_fit_score(job, template, scorer, row, X[train], y[train],
                                    {job.row["session"]: (X[test], y[test])})[0])  # fmt: skip
         return rows
     X = np.concatenate([x for x, _ in job.train]) if len(job.train) > 1 else job.train[0][0]
     row = {**base, "fold": 0, "n_train": len(y)}
-    return _fit_score(job, metric, scorer, row, X, y, job.tests)
+    return _fit_score(job, template, scorer, row, X, y, job.tests)
 
 
 def _encode_labels(job: Job) -> Job:
@@ -219,10 +221,13 @@ def _encode_labels(job: Job) -> Job:
                    tests={k: (X, code(y)) for k, (X, y) in job.tests.items()})
 
 
-def _fit_score(job: Job, metric: str, scorer, row: dict, X: np.ndarray, y: np.ndarray,
+def _fit_score(job: Job, template: Any, scorer, row: dict, X: np.ndarray, y: np.ndarray,
                tests: dict) -> list[dict[str, Any]]:  # fmt: skip
-    """Fit on ``X, y`` and score each test set; failures become failed rows."""
-    est = make_estimator(job.spec, metric, job.seed, job.compat)
+    """Fit a clone of ``template`` on ``X, y`` and score each test set; failures become
+    failed rows."""
+    from sklearn.base import clone
+
+    est = clone(template)
     start = time.perf_counter()
     try:
         est.fit(X, y)

@@ -139,6 +139,6 @@ def _scores_figure(per_subject: pd.DataFrame, metric: str, title: str):
 
 
 def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
+    with atomic_path(path) as tmp:  # light compression: a fifth of the encoding time
+        fig.savefig(tmp, dpi=100, format="png", pil_kwargs={"compress_level": 1})
     return path
