@@ -173,7 +173,6 @@ def execute(job: Job) -> list[dict[str, Any]]:
     A fold that raises gives a row with ``status="failed"``, a NaN score and an ``error``
     naming the pipeline, subject, session, fold and reason; the other folds still run.
     """
-    from sklearn.metrics import get_scorer
     from sklearn.model_selection import StratifiedKFold
 
     from neurodecode.riemann.augmented import data_rank
@@ -182,7 +181,7 @@ def execute(job: Job) -> list[dict[str, Any]]:
     rank = job.row.get("data_rank")  # computed by build_jobs once per training set
     y = job.y
     metric = metric_for(y)
-    scorer = get_scorer(metric)
+    scorer = Scorer(metric)
     X0 = job.train[0][0]
     base = {**job.row, "metric": metric, "n_channels": int(X0.shape[1]),
             "data_rank": data_rank(X0) if rank is None else rank, "n_classes": int(len(np.unique(y))),
@@ -219,6 +218,62 @@ def _encode_labels(job: Job) -> Job:
 
     return replace(job, train=[(X, code(y)) for X, y in job.train],
                    tests={k: (X, code(y)) for k, (X, y) in job.tests.items()})
+
+
+class Scorer:
+    """The fold score, equal to scikit-learn's ``get_scorer(metric)`` without its per-call cost.
+
+    ``roc_auc``: the estimator's ``decision_function`` (else ``predict_proba`` of the second
+    class), as scikit-learn's scorer picks it, and the area under the ROC curve as the
+    Mann-Whitney statistic with mid-ranks for ties, U / (n_pos n_neg) (Hanley & McNeil 1982,
+    https://doi.org/10.1148/radiology.143.1.7063747), which equals the trapezoidal area of
+    ``roc_auc_score`` exactly in theory and to rounding in practice (tested against it).
+    ``roc_auc_score`` took 3 ms per call on 10 test trials (input checks, the whole curve),
+    more than a CSP+LDA decision; over 80 folds that was 0.24 s of a 4 s benchmark.
+    ``accuracy``: the fraction of ``predict`` equal to the labels. Other metrics go through
+    scikit-learn's scorer. Errors are scikit-learn's: one class only, or non-finite scores,
+    raise ``ValueError``.
+    """
+
+    def __init__(self, metric: str) -> None:
+        self.metric = metric
+        self._other = None
+        if metric not in ("roc_auc", "accuracy"):
+            from sklearn.metrics import get_scorer
+
+            self._other = get_scorer(metric)
+
+    def __call__(self, est: Any, X: np.ndarray, y: np.ndarray) -> float:
+        if self._other is not None:
+            return float(self._other(est, X, y))
+        y = np.asarray(y)
+        if self.metric == "accuracy":
+            return float(np.mean(np.asarray(est.predict(X)) == y))
+        if hasattr(est, "decision_function"):
+            s = np.asarray(est.decision_function(X), dtype=float)
+        else:
+            s = np.asarray(est.predict_proba(X), dtype=float)[:, 1]
+        return roc_auc(y, s)
+
+
+def roc_auc(y: np.ndarray, s: np.ndarray) -> float:
+    """Binary ROC AUC of scores ``s`` for labels ``y`` (positive: the larger label value)."""
+    from scipy.stats import rankdata
+
+    s = np.ravel(s)
+    if s.shape[0] != len(y):
+        raise ValueError(f"{s.shape[0]} scores for {len(y)} labels")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("Input contains NaN or infinity (the estimator's scores)")
+    classes = np.unique(y)
+    if len(classes) != 2:
+        raise ValueError("Only one class present in y_true. ROC AUC score is not defined "
+                         "in that case.")  # fmt: skip
+    positive = y == classes[1]
+    n_pos = int(positive.sum())
+    n_neg = len(y) - n_pos
+    ranks = rankdata(s)  # mid-ranks for ties
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _fit_score(job: Job, template: Any, scorer, row: dict, X: np.ndarray, y: np.ndarray,

@@ -141,3 +141,36 @@ def test_moabb_dataset_objects_are_keyed_by_their_description(tmp_path, pipeline
     assert other.attrs["n_computed"] == 1
     with pytest.raises(DataError, match="MOABB dataset object"):
         run_benchmark(files, object(), tmp_path, **kwargs)
+
+
+def test_fold_scores_equal_scikit_learns_scorers():
+    import numpy as np
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+    from sklearn.metrics import get_scorer, roc_auc_score
+    from sklearn.naive_bayes import GaussianNB
+
+    from neurodecode.benchmark.evaluation import Scorer, roc_auc
+
+    rng = np.random.default_rng(0)
+    for n in (6, 10, 31):
+        y = np.arange(n) % 2
+        rng.shuffle(y)
+        for s in (rng.standard_normal(n), np.round(rng.standard_normal(n)), y * 0.0):
+            assert abs(roc_auc(y, s) - roc_auc_score(y, s)) < 1e-12  # ties: mid-ranks
+    assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.4])) == 1.0
+    assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.3, 0.2, 0.4])) == 0.75
+    X = rng.standard_normal((60, 4)) + np.repeat([[0.0], [0.7]], 30, axis=0)
+    y = np.repeat([0, 1], 30)
+    y3 = np.arange(60) % 3
+    for est in (LinearDiscriminantAnalysis(), GaussianNB()):  # decision_function / proba only
+        fitted = est.fit(X[::2], y[::2])
+        for metric in ("roc_auc", "accuracy"):
+            ours = Scorer(metric)(fitted, X[1::2], y[1::2])
+            assert abs(ours - get_scorer(metric)(fitted, X[1::2], y[1::2])) < 1e-12
+        fitted3 = est.fit(X[::2], y3[::2])  # other metrics go through scikit-learn
+        assert Scorer("balanced_accuracy")(fitted3, X[1::2], y3[1::2]) == get_scorer(
+            "balanced_accuracy")(fitted3, X[1::2], y3[1::2])  # fmt: skip
+    with pytest.raises(ValueError, match="Only one class"):
+        roc_auc(np.zeros(4), np.arange(4.0))
+    with pytest.raises(ValueError, match="NaN"):
+        roc_auc(np.array([0, 1]), np.array([0.0, np.nan]))
