@@ -6,8 +6,8 @@ copies of their files, recorded in the JSON:
 
 - XdawnCov+TS+SVM is declared for P300 only; the copy also declares LeftRightImagery;
 - ACM+TS+SVM (grid): MOABB's full grid (10 orders x 10 lags x 3 C x 2 kernels = 600
-  candidates, nested 3-fold) costs over 300 s per fold even on 8 channels (see
-  bench/results/acm_full_grid_fold.json) and does not fit this machine's budget on 22 channels
+  candidates, nested 3-fold) costs 200-300 CPU seconds per fold even on 8 channels (see
+  bench/results/acm_full_grid.json, 5 folds) and does not fit this machine's budget on 22 channels
   and 10 folds; the copy searches order {2, 4} x lag {2, 4} with a linear SVC (C=1), and the
   time ratio to ACM auto is of that reduced grid.
 
