@@ -31,6 +31,28 @@ _data_options = [
 ]
 
 
+class LatentDim(click.ParamType):
+    """``--latent-dim``: a positive integer, or ``auto`` (the sample-size-aware choice of
+    ``DemoVAE(latent_dim="auto")``: the largest of :func:`~neurodecode.confounds.demovae.
+    auto_latent_dims` whose inner cross-fitted latents keep every demographic at chance)."""
+
+    name = "integer|auto"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip()
+        if text.lower() == "auto":
+            return "auto"
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"{value!r} is not a positive integer or 'auto'", param, ctx)
+        return number
+
+
 def data_options(func):
     for option in reversed(_data_options):
         func = option(func)
@@ -98,8 +120,12 @@ def confounds() -> None:
 @click.option("--categorical", multiple=True,
               help="Categorical demographic column, e.g. sex, site (repeatable; one-hot; "
                    "numeric codes such as SEX 1/2 are fine).")
-@click.option("--latent-dim", default=16, show_default=True,
-              help="Keep it small next to the number of participants (DemoVAE notes).")
+@click.option("--latent-dim", type=LatentDim(), default="16", show_default=True,
+              help="Latent size: an integer, kept small next to the number of participants "
+                   "(DemoVAE notes), or 'auto': chosen by held-out leakage inside the training "
+                   "data among 2, 4, ..., 64 (sizes above the number of demographic directions "
+                   "projected out, at most half the participants; 3 inner fits per size, so "
+                   "slower). The chosen size is printed and saved in config.json.")
 @click.option("--hidden-dim", default=128, show_default=True)
 @click.option("--epochs", default=100, show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -119,6 +145,11 @@ def fit(dataset, data_dir, phenotypic, atlas, id_column, missing, zero_variance,
                     hidden_dim=hidden_dim, n_epochs=epochs, random_state=seed, device=device,
                     verbose=not quiet)
     model.fit(data.X, demographics=data.metadata)
+    if latent_dim == "auto":
+        tried = model.size_selection_
+        click.echo(f"--latent-dim auto: chose {model.latent_dim_} of sizes "
+                   f"{tried['size'].tolist()} (worst band excess "
+                   f"{[round(float(w), 2) for w in tried['worst']]})", err=True)
     # which ROIs the edges join (after --zero-variance drop): transform checks new data
     model.edge_layout_ = edge_layout(data.info, zero_variance)
     for path in model.save(out):
