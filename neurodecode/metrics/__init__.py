@@ -6,8 +6,9 @@
 - :mod:`~neurodecode.metrics.features`: feature-network metrics (AlexNet(2/5), Inception, CLIP,
   EffNet-B, SwAV) with injectable networks.
 - :mod:`~neurodecode.metrics.bootstrap`: percentile bootstrap intervals over images.
-- :mod:`~neurodecode.metrics.suite`: :func:`evaluate_reconstructions`, one row per metric with
-  its interval and protocol, and :func:`save_metrics` for metrics.json / metrics.csv.
+- :mod:`~neurodecode.metrics.suite`: :func:`evaluate_reconstructions` (several sets of the
+  same images: :func:`evaluate_reconstruction_sets`), one row per metric with its interval
+  and protocol, and :func:`save_metrics` for metrics.json / metrics.csv.
 """
 
 from neurodecode.metrics.bootstrap import bootstrap_ci
@@ -30,10 +31,11 @@ from neurodecode.metrics.identification import (
     two_way_from_similarity,
     two_way_identification,
 )
-from neurodecode.metrics.images import pixcorr_scores, resize_images, ssim_scores
+from neurodecode.metrics.images import pixcorr_scores, pixel_scores, resize_images, ssim_scores
 from neurodecode.metrics.suite import (
     MetricResult,
     evaluate_embeddings,
+    evaluate_reconstruction_sets,
     evaluate_reconstructions,
     save_metrics,
 )
@@ -47,12 +49,14 @@ __all__ = [
     "correlation_distance",
     "efficientnet_b1",
     "evaluate_embeddings",
+    "evaluate_reconstruction_sets",
     "evaluate_reconstructions",
     "extract_features",
     "feature_scores",
     "inception_v3",
     "pairwise_correlation",
     "pixcorr_scores",
+    "pixel_scores",
     "resize_images",
     "retrieval_hits",
     "retrieval_topk",

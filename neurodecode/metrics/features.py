@@ -178,6 +178,39 @@ def extract_features(
     return np.concatenate(chunks)
 
 
+def check_network(network: FeatureNetwork) -> None:
+    """Refuse a network whose ``score`` is not one the suite knows."""
+    if network.score not in ("two_way", "correlation_distance"):
+        raise DataError(
+            f"{network.name}: unknown score {network.score!r}; use 'two_way' or "
+            "'correlation_distance'"
+        )
+
+
+def scores_from_features(
+    f_gt: np.ndarray, f_rec: np.ndarray, network: FeatureNetwork
+) -> np.ndarray:
+    """Per-image scores from already extracted features (:func:`extract_features`), so that
+    the ground truth's features can be reused for several sets of reconstructions.
+
+    Parameters
+    ----------
+    f_gt, f_rec : ndarray, shape (n, d)
+        Features of the ground-truth images and of their reconstructions, same order.
+    network : FeatureNetwork
+        Says which score (``network.score``).
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        As :func:`feature_scores`.
+    """
+    check_network(network)
+    if network.score == "two_way":
+        return two_way_identification(f_gt, f_rec, per_item=True)
+    return correlation_distance(f_gt, f_rec)
+
+
 def feature_scores(
     gt: np.ndarray,
     rec: np.ndarray,
@@ -201,17 +234,11 @@ def feature_scores(
         Two-way identification fraction of each reconstruction, or its correlation distance
         to its own ground truth (per ``network.score``); the metric is the mean.
     """
-    if network.score not in ("two_way", "correlation_distance"):
-        raise DataError(
-            f"{network.name}: unknown score {network.score!r}; use 'two_way' or "
-            "'correlation_distance'"
-        )
+    check_network(network)
     gt, rec = check_pair(gt, rec)
     f_gt = extract_features(gt, network, pre_resize=pre_resize, batch_size=batch_size)
     f_rec = extract_features(rec, network, pre_resize=pre_resize, batch_size=batch_size)
-    if network.score == "two_way":
-        return two_way_identification(f_gt, f_rec, per_item=True)
-    return correlation_distance(f_gt, f_rec)
+    return scores_from_features(f_gt, f_rec, network)
 
 
 # --- the published networks (weights only from disk unless asked) -------------------------

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,20 @@ from tqdm.auto import tqdm
 from neurodecode._files import atomic_path, write_json
 from neurodecode.data.errors import DataError
 from neurodecode.metrics.bootstrap import bootstrap_ci
-from neurodecode.metrics.features import FeatureNetwork, feature_scores
+from neurodecode.metrics.features import (
+    FeatureNetwork,
+    check_network,
+    extract_features,
+    scores_from_features,
+)
 from neurodecode.metrics.identification import retrieval_hits, two_way_identification
 from neurodecode.metrics.images import (
     GREY_WEIGHTS,
     INTERPOLATION,
     PIXEL_SIZE,
     SSIM_SIGMA,
-    check_pair,
-    pixcorr_scores,
-    ssim_scores,
+    check_sets,
+    pixel_scores,
 )
 
 
@@ -222,60 +225,150 @@ def evaluate_reconstructions(
     -------
     DataFrame
         One row per metric: ``metric, value, ci_low, ci_high, n_images, higher_is_better,
-        chance`` and protocol columns; write it with :func:`save_metrics`.
+        chance`` and protocol columns; write it with :func:`save_metrics`. Several sets of
+        reconstructions of the same images are scored faster together with
+        :func:`evaluate_reconstruction_sets`.
     """
-    gt, rec = check_pair(gt, rec)
+    return evaluate_reconstruction_sets(
+        gt,
+        {0: rec},
+        networks=networks,
+        embeddings=None if embeddings is None else {0: embeddings},
+        pixel_metrics=pixel_metrics,
+        pre_resize=pre_resize,
+        n_boot=n_boot,
+        level=level,
+        seed=seed,
+        retrieval_set_size=retrieval_set_size,
+        n_subsets=n_subsets,
+        batch_size=batch_size,
+        quiet=quiet,
+    )[0]
+
+
+def evaluate_reconstruction_sets(
+    gt: np.ndarray,
+    sets: Mapping[Hashable, np.ndarray],
+    *,
+    networks: Sequence[FeatureNetwork] | Mapping[Hashable, Sequence[FeatureNetwork]] = (),
+    embeddings: Mapping[Hashable, Mapping[str, tuple[np.ndarray, np.ndarray]]] | None = None,
+    pixel_metrics: bool = True,
+    pre_resize: int | None = None,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    retrieval_set_size: int | None = 300,
+    n_subsets: int = 30,
+    batch_size: int = 32,
+    quiet: bool = False,
+) -> dict[Hashable, pd.DataFrame]:
+    """Score several sets of reconstructions of the same ground truth with the standard suite.
+
+    Each set's frame equals :func:`evaluate_reconstructions` of that set alone, but everything
+    that depends only on the ground truth is computed once: each ground-truth batch is resized
+    once for PixCorr and SSIM together, with its SSIM statistics (:func:`~neurodecode.metrics.
+    images.pixel_scores`), and each feature network sees the ground truth once.
+
+    Parameters
+    ----------
+    gt : array, shape (n, H, W, 3)
+        Ground-truth images, uint8 or float in [0, 1].
+    sets : mapping
+        ``{label: reconstructions}``, each an array of shape (n, H', W', 3).
+    networks : sequence of FeatureNetwork, or mapping
+        Networks scoring every set, or ``{label: networks}`` per set (sets not named get none).
+    embeddings : mapping, optional
+        ``{label: {space: (true, pred)}}``: embedding pairs scored beside a set
+        (:func:`evaluate_embeddings`).
+    pixel_metrics, pre_resize, n_boot, level, seed, retrieval_set_size, n_subsets, batch_size,
+    quiet
+        As in :func:`evaluate_reconstructions`.
+
+    Returns
+    -------
+    dict
+        ``{label: DataFrame}`` in the order of ``sets``, each with the rows
+        :func:`evaluate_reconstructions` gives for that set.
+    """
+    labels = list(sets)
+    if not labels:
+        raise DataError("no reconstruction sets to score: pass {label: images}")
+    names = ["reconstructions"] if len(labels) == 1 else [f"reconstructions {k!r}" for k in labels]
+    gt, recs = check_sets(gt, [sets[k] for k in labels], names)
+    embeddings = dict(embeddings or {})
+    per_set = networks if isinstance(networks, Mapping) else dict.fromkeys(labels, networks)
+    for option, keys in (("networks", per_set), ("embeddings", embeddings)):
+        unknown = [k for k in keys if k not in sets]
+        if unknown:
+            raise DataError(f"{option} name sets {unknown} that are not among {labels}")
+    nets = {k: list(per_set.get(k, ())) for k in labels}
+    for net in {id(n): n for k in labels for n in nets[k]}.values():
+        check_network(net)
     base = {
         "pre_resize": pre_resize if pre_resize is not None else "none",
         "interpolation": INTERPOLATION,
     }
     boot = {"n_boot": n_boot, "level": level, "seed": seed}
-    size = {"pre_resize": pre_resize}
+    pixel_rows: dict[Hashable, list[MetricResult]] = {k: [] for k in labels}
+    network_rows: dict[tuple[Hashable, int], MetricResult] = {}
+    embedding_rows: dict[Hashable, list[MetricResult]] = {k: [] for k in labels}
 
-    def pixcorr() -> list[MetricResult]:
-        proto = base | {
-            "resize": PIXEL_SIZE,
-            "features": "RGB pixels, flattened",
-            "score": "mean pearson r",
-        }
-        return [summarise("PixCorr", pixcorr_scores(gt, rec, **size), protocol=proto, **boot)]
-
-    def ssim() -> list[MetricResult]:
-        proto = base | {
-            "resize": PIXEL_SIZE,
+    def pixels() -> None:
+        proto = base | {"resize": PIXEL_SIZE}
+        pixcorr = proto | {"features": "RGB pixels, flattened", "score": "mean pearson r"}
+        ssim = proto | {
             "features": f"grey {GREY_WEIGHTS}",
             "score": f"gaussian SSIM sigma={SSIM_SIGMA}, population covariance, data range 1",
         }
-        return [summarise("SSIM", ssim_scores(gt, rec, **size), protocol=proto, **boot)]
+        for k, scores in zip(labels, pixel_scores(gt, recs, pre_resize=pre_resize), strict=True):
+            pixel_rows[k] += [
+                summarise("PixCorr", scores["pixcorr"], protocol=pixcorr, **boot),
+                summarise("SSIM", scores["ssim"], protocol=ssim, **boot),
+            ]
 
-    def network(net: FeatureNetwork) -> list[MetricResult]:
+    def network(net: FeatureNetwork) -> None:
+        kw = {"pre_resize": pre_resize, "batch_size": batch_size}
+        true = extract_features(gt, net, **kw)  # once for every set
         two_way = net.score == "two_way"
-        return [
-            summarise(
+        for k, rec in zip(labels, recs, strict=True):
+            places = [i for i, n in enumerate(nets[k]) if n is net]
+            if not places:
+                continue
+            row = summarise(
                 net.name,
-                feature_scores(gt, rec, net, batch_size=batch_size, **size),
+                scores_from_features(true, extract_features(rec, net, **kw), net),
                 higher_is_better=two_way,
                 chance=0.5 if two_way else None,
                 protocol=base | net.protocol(),
                 **boot,
             )
-        ]
+            network_rows.update(dict.fromkeys([(k, i) for i in places], row))
 
-    def embedding(space: str, true: np.ndarray, pred: np.ndarray) -> list[MetricResult]:
+    def embedding(k: Hashable, space: str, true: np.ndarray, pred: np.ndarray) -> None:
         if len(true) != len(gt) or len(pred) != len(gt):
             raise DataError(
                 f"embeddings {space!r}: expected {len(gt)} true and predicted items (one per "
                 f"image), found {len(true)} and {len(pred)}"
             )
-        return evaluate_embeddings(
+        embedding_rows[k] += evaluate_embeddings(
             true, pred, space=space, set_size=retrieval_set_size, n_subsets=n_subsets, **boot
         )
 
-    tasks = [pixcorr, ssim] if pixel_metrics else []
-    tasks += [partial(network, net) for net in networks]
-    tasks += [partial(embedding, space, *pair) for space, pair in (embeddings or {}).items()]
-    results = [r for task in tqdm(tasks, desc="metrics", disable=quiet) for r in task()]
-    return pd.DataFrame([r.to_row() for r in results])
+    tasks = [pixels] if pixel_metrics else []
+    unique = {id(n): n for k in labels for n in nets[k]}.values()
+    tasks += [lambda net=net: network(net) for net in unique]
+    tasks += [
+        lambda k=k, space=space, pair=pair: embedding(k, space, *pair)
+        for k in labels
+        for space, pair in embeddings.get(k, {}).items()
+    ]
+    for task in tqdm(tasks, desc="metrics", disable=quiet):
+        task()
+    frames = {}
+    for k in labels:
+        rows = pixel_rows[k] + [network_rows[(k, i)] for i in range(len(nets[k]))]
+        frames[k] = pd.DataFrame([r.to_row() for r in rows + embedding_rows[k]])
+    return frames
 
 
 def save_metrics(

@@ -189,21 +189,39 @@ def _codec_networks(generator=None) -> list:
 
 def _score(gt: np.ndarray, result: dict, decoded: np.ndarray | None, true: np.ndarray | None,
            networks: list, condition: str, seed: int, quiet: bool) -> pd.DataFrame:
-    from neurodecode.metrics.suite import evaluate_reconstructions
+    """One generated result scored (both stages); see :func:`_score_runs`."""
+    return _score_runs(gt, [(condition, result, decoded)], true, networks, seed, quiet)[0]
 
-    embeddings = {}
-    if decoded is not None:
-        embeddings["world-embed (decoded)"] = (true, decoded)
-    frame = evaluate_reconstructions(gt, result["images"], networks=networks,
-                                     embeddings=embeddings, seed=seed, quiet=quiet,
-                                     retrieval_set_size=min(300, len(gt)))
-    frame.insert(0, "stage", "reconstruction")
-    if result["low_level"] is not None:
-        low = evaluate_reconstructions(gt, result["low_level"], seed=seed, quiet=quiet)
-        low.insert(0, "stage", "low-level")
-        frame = pd.concat([frame, low], ignore_index=True)
-    frame.insert(0, "condition", condition)
-    return frame
+
+def _score_runs(gt: np.ndarray, runs: list, true: np.ndarray | None, networks: list,
+                seed: int, quiet: bool) -> list[pd.DataFrame]:
+    """Score every ``(condition, result, decoded world-embed or None)`` run against the same
+    ground truth in one pass (each ground-truth computation done once,
+    :func:`~neurodecode.metrics.suite.evaluate_reconstruction_sets`); one frame per run: the
+    reconstruction stage (networks and the decoded embedding too) then the low-level stage
+    (pixel metrics), with ``condition`` and ``stage`` columns first."""
+    from neurodecode.metrics.suite import evaluate_reconstruction_sets
+
+    sets, nets, embeddings = {}, {}, {}
+    for i, (_, result, decoded) in enumerate(runs):
+        sets[i, "reconstruction"] = result["images"]
+        nets[i, "reconstruction"] = networks
+        if decoded is not None:
+            embeddings[i, "reconstruction"] = {"world-embed (decoded)": (true, decoded)}
+        if result["low_level"] is not None:
+            sets[i, "low-level"] = result["low_level"]
+    scored = evaluate_reconstruction_sets(gt, sets, networks=nets, embeddings=embeddings,
+                                          seed=seed, quiet=quiet,
+                                          retrieval_set_size=min(300, len(gt)))
+    frames = []
+    for i, (condition, _, _) in enumerate(runs):
+        stages = [(key[1], scored[key]) for key in sets if key[0] == i]
+        for stage, frame in stages:
+            frame.insert(0, "stage", stage)
+        frame = pd.concat([f for _, f in stages], ignore_index=True)
+        frame.insert(0, "condition", condition)
+        frames.append(frame)
+    return frames
 
 
 def _stages(quiet: bool):
@@ -370,19 +388,17 @@ def run_reconstruction(
     true_embed = prepared.target_rows(test).get("world-embed")
     networks = _world_networks() if generator == "embedded" else []
 
+    runs = []  # (decoder, condition, result, decoded world-embed), all scored together below
+
     def run(trained, condition: str, name: str):
         preds = predict(trained, test.X, subject)
         say(f"generate {test.n_trials} images ({generator}, {name} decoder, {condition} data)")
         result = recon.reconstruct(preds)
-        say(f"score the {name} decoder's {condition} reconstructions")
-        frame = _score(seen, result, preds.get("world-embed"), true_embed, networks,
-                       condition, seed, quiet)
-        frame.insert(1, "decoder", name)
-        return result, frame
+        runs.append((name, condition, result, preds.get("world-embed")))
+        return result
 
     decoder_name = model.cfg.decoder
-    result, metrics = run(model, "real", decoder_name)
-    frames = [metrics]
+    result = run(model, "real", decoder_name)
     baseline_dir = None
     if ridge_baseline and decoder_name != "ridge":
         say("fit the ridge baseline (per-subject ridge, alpha per target chosen by CV inside "
@@ -399,12 +415,17 @@ def run_reconstruction(
         else:
             ridge, baseline_dir = trained_decoder(with_decoder(cfg, "ridge"), prepared,
                                                   quiet=quiet)
-        frames.append(run(ridge, "real", "ridge")[1])
+        run(ridge, "real", "ridge")
     if shuffle_control and checkpoint is None:
         say("train the shuffled control (the same decoder on training trials permuted "
             "against their stimuli; it must score at chance)")
         control, _ = trained_decoder(cfg, prepared, shuffled=True, quiet=quiet)
-        frames.append(run(control, "shuffled", decoder_name)[1])
+        run(control, "shuffled", decoder_name)
+    say(f"score the reconstructions of all {len(runs)} runs together (every ground-truth "
+        "computation once)")
+    frames = _score_runs(seen, [run_[1:] for run_ in runs], true_embed, networks, seed, quiet)
+    for (name, *_), frame in zip(runs, frames, strict=True):
+        frame.insert(1, "decoder", name)
     metrics = pd.concat(frames, ignore_index=True)
     metrics = chance_from_control(metrics)
     from neurodecode.metrics.suite import save_metrics
