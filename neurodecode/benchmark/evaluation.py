@@ -87,6 +87,27 @@ def group_key(evaluation: str, spec: PipelineSpec, identity: dict, subject: str,
                         subjects if evaluation == "cross-subject" else None)  # fmt: skip
 
 
+def group_keys(evaluation: str, spec: PipelineSpec, identity: dict, subjects: list[str],
+               seed: int, compat: str) -> dict[str, str]:  # fmt: skip
+    """:func:`group_key` of every subject in ``subjects``, equal to it key for key; the
+    description common to all (pipeline file, dataset identity) is hashed once, not once
+    per subject."""
+    import hashlib
+
+    from neurodecode._files import _update
+
+    common = hashlib.sha256()
+    for part in (KEY_VERSION, evaluation, spec.config, identity):
+        _update(common, part)
+    keys = {}
+    for subject in subjects:
+        h = common.copy()
+        for part in (subject, seed, compat, subjects if evaluation == "cross-subject" else None):
+            _update(h, part)
+        keys[subject] = h.hexdigest()[:16]
+    return keys
+
+
 @dataclass
 class Job:
     """One unit of work (a pipeline on one subject/session) and what it needs.

@@ -123,9 +123,8 @@ def run_benchmark(
         raise DataError(f"{source.label}: cross-subject evaluation needs at least 2 subjects")
     store = ResultStore(Path(out) / "store")
     groups = {
-        (spec.name, s): _evaluation.group_key(evaluation, spec, source.identity, s, seed, compat,
-                                              source.subjects)
-        for spec in usable for s in source.subjects
+        (spec.name, s): key for spec in usable for s, key in _evaluation.group_keys(
+            evaluation, spec, source.identity, source.subjects, seed, compat).items()
     }  # fmt: skip
     stored = {} if overwrite else {k: store.get(key) for k, key in groups.items()}
     missing = [k for k in groups if stored.get(k) is None]

@@ -174,3 +174,13 @@ def test_fold_scores_equal_scikit_learns_scorers():
         roc_auc(np.zeros(4), np.arange(4.0))
     with pytest.raises(ValueError, match="NaN"):
         roc_auc(np.array([0, 1]), np.array([0.0, np.nan]))
+
+
+def test_a_pipeline_file_is_read_again_when_it_changes(tmp_path, pipelines_dir):
+    path = tmp_path / "p.yml"
+    path.write_text((pipelines_dir / "CSP_LDA.yml").read_text())
+    first = load_pipeline(path, build=False)
+    first.config["name"] = "mutated by the caller"  # the memo hands out copies
+    assert load_pipeline(path, build=False).name == "CSP+LDA"
+    path.write_text(path.read_text().replace("name: CSP+LDA", "name: CSP+LDA (edited)"))
+    assert load_pipeline(path, build=False).name == "CSP+LDA (edited)"
