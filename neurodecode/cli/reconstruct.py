@@ -53,8 +53,10 @@ def reconstruct(subject, dataset, modality, config, checkpoint, generator, gener
     decoder, reconstructs subject 1's shared test images with the embedded generator, and
     writes reconstructions.png, metrics.json, metrics.csv and config.yaml to --out.
     """
+    from neurodecode._cpu import use_free_cores
     from neurodecode.reconstruct.pipeline import run_reconstruction
 
+    use_free_cores()
     result = run_reconstruction(
         subject=subject, dataset=dataset, modality=modality, config=config, checkpoint=checkpoint,
         generator=generator, generator_model=generator_model, allow_download=allow_download,

@@ -28,9 +28,11 @@ from neurodecode.cli._checks import writable_dir
 def train(config, out_dir, resume, epochs, dataset, subjects, decoder, quiet):
     """Train a cross-subject decoder (HF accelerate: `accelerate launch` runs it on many
     processes or GPUs)."""
+    from neurodecode._cpu import use_free_cores
     from neurodecode.training.experiment import fit, load_config
 
     cfg = load_config(config)
+    use_free_cores()
     if epochs is not None:
         cfg.train.epochs = epochs
     _override_data(cfg, dataset, subjects)
