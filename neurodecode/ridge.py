@@ -186,6 +186,40 @@ class MultiRidgeCV:
         return model
 
 
+def ridge_at(X, Y, alphas, dtype: str = "float64") -> tuple[np.ndarray, np.ndarray]:
+    """Ridge with an unpenalised intercept at a given penalty per target column, no CV.
+
+    For refitting at the penalties a :class:`MultiRidgeCV` chose: one SVD of the centred
+    features serves every target, ``coef = V diag(s / (s² + α_t)) Uᵀ (Y - ȳ)`` column by
+    column (torch, ``dtype``).
+
+    Parameters
+    ----------
+    X : array, shape (n_samples, n_features)
+    Y : array, shape (n_samples, n_targets)
+    alphas : float or array, shape (n_targets,)
+
+    Returns
+    -------
+    coef : ndarray, shape (n_features, n_targets)
+    intercept : ndarray, shape (n_targets,)
+    """
+    import torch
+
+    if len(X) < 2:
+        raise DataError(f"ridge needs at least 2 training samples, got {len(X)}")
+    kind = getattr(torch, np.dtype(dtype).name)
+    Xt = torch.as_tensor(np.asarray(X), dtype=kind)
+    Yt = torch.as_tensor(np.asarray(Y), dtype=kind).reshape(len(Xt), -1)
+    a = torch.as_tensor(np.broadcast_to(np.asarray(alphas, dtype=dtype), (Yt.shape[1],)).copy())
+    x_mean, y_mean = Xt.mean(0), Yt.mean(0)
+    U, s, Vt = torch.linalg.svd(Xt - x_mean, full_matrices=False)
+    gain = s[:, None] / (s[:, None] ** 2 + a[None, :])  # (rank, n_targets)
+    coef = Vt.T @ (gain * (U.T @ (Yt - y_mean)))
+    intercept = y_mean - x_mean @ coef
+    return coef.double().numpy(), intercept.double().numpy()
+
+
 def ridge_path(X_train: np.ndarray, Y_train: np.ndarray, X_eval: np.ndarray,
                alphas, *, standardize: bool = True,
                device: str = "cpu") -> np.ndarray:

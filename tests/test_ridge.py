@@ -72,3 +72,20 @@ def test_bad_input_is_a_data_error():
         MultiRidgeCV().fit(np.zeros((10, 3)), np.zeros((9, 2)))
     with pytest.raises(DataError, match="features"):
         MultiRidgeCV().fit(np.zeros((10, 3)), np.zeros((10, 2))).predict(np.zeros((2, 4)))
+
+
+def test_ridge_at_given_penalties_equals_sklearn_per_target_alpha():
+    from sklearn.linear_model import Ridge
+
+    from neurodecode.ridge import ridge_at
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(60, 80)) + 2.0  # more features than samples, off-centre
+    Y = X[:, :5] @ rng.normal(size=(5, 4)) + rng.normal(size=(60, 4)) + 1.0
+    alphas = np.array([0.1, 10.0, 1e3, 1e5])
+    coef, intercept = ridge_at(X, Y, alphas)
+    ref = Ridge(alpha=alphas).fit(X, Y)
+    np.testing.assert_allclose(coef, ref.coef_.T, atol=1e-9)
+    np.testing.assert_allclose(intercept, ref.intercept_, atol=1e-9)
+    with pytest.raises(DataError, match="at least 2"):
+        ridge_at(X[:1], Y[:1], 1.0)

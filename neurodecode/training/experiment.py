@@ -169,7 +169,7 @@ def build_decoder(cfg: ExperimentConfig, prepared: PreparedData,
     model_cfg = dict(cfg.model)
     heads = [HeadConfig(target=t["space"], shape=tuple(prepared.targets[t["space"]].shape[1:]),
                         kind=t.get("head", "linear"), rank=t.get("rank", 64),
-                        roi=t.get("roi"))
+                        channels=t.get("channels", 64), roi=t.get("roi"))
              for t in cfg.targets]
     dcfg = DecoderConfig(
         n_features={s: prepared.train[s].n_features for s in subjects}, heads=heads,

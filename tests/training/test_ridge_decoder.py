@@ -122,6 +122,30 @@ def test_blend_is_chosen_on_validation_data():
         pytest.approx(0.5, abs=0.1)
 
 
+def test_identifying_heads_are_blended_by_identification_not_correlation():
+    from neurodecode.metrics.identification import two_way_identification
+    from neurodecode.training.trainer import SubjectBatches, choose_mix
+
+    rng = np.random.default_rng(1)
+    common = 3.0 * rng.normal(size=(1, 40))  # a pattern every target shares (a mean image)
+    item = rng.normal(size=(150, 40))  # what tells the stimuli apart
+    target = (common + item).astype(np.float32)
+    # "deep" gets the shared pattern right and the items barely: high per-sample r, poor
+    # identification; "ridge" the reverse
+    deep = (common + 0.2 * item + 2.0 * rng.normal(size=item.shape)).astype(np.float32)
+    ridge = (0.3 * common + item + 2.0 * rng.normal(size=item.shape)).astype(np.float32)
+    val = {"1": SubjectBatches(np.zeros((150, 1), np.float32), {"t": target})}
+    by_r = choose_mix(_TwoPredictors(deep, ridge), val)[0]
+    by_id = choose_mix(_TwoPredictors(deep, ridge), val, identify=("t",))[0]
+    assert by_id < by_r
+
+    def two_way(m):
+        return two_way_identification(target, m * deep + (1 - m) * ridge)
+
+    assert two_way(by_id) > two_way(by_r)
+    assert two_way(by_id) >= max(two_way(m) for m in np.linspace(0, 1, 11)) - 1e-12
+
+
 def test_validation_split_holds_out_whole_stimuli(prepared):
     batches = prepared.batches(["1"])
     fit, val = validation_split(batches, 0.2, seed=0)
