@@ -153,9 +153,9 @@ def run_benchmark(
     rows = [row for k in groups for row in stored[k]]
     results = pd.DataFrame(rows, columns=COLUMNS)
     _write_outputs(results, rows, Path(out), plots)
-    failed = results[results["status"] == "failed"]
+    failed = [row for row in rows if row.get("status") == "failed"]
     if not quiet:
-        for message in dict.fromkeys(failed["error"]):
+        for message in dict.fromkeys(row["error"] for row in failed):
             print(f"FAILED: {message}", file=sys.stderr)
     n_cached = sum(len({row["task"] for row in stored[k]}) for k in groups if k not in jobs)
     results.attrs.update(n_computed=len(pending), n_cached=n_cached + len(flat) - len(pending),
@@ -195,7 +195,7 @@ def _write_outputs(results: pd.DataFrame, rows: list[dict], out: Path, plots: bo
         with atomic_path(out / "results.csv") as tmp:
             results.to_csv(tmp, index=False)
         record("results.csv", rows_key)
-    if plots and results["status"].eq("ok").any():
+    if plots and any(row.get("status") == "ok" for row in rows):
         unchanged = memo.get("figures_from") == rows_key and all(
             current(n, (memo.get(n) or [""])[0]) for n in FIGURES)  # fmt: skip
         if not unchanged:  # the rows changed: redraw the figures whose own inputs changed
