@@ -1,9 +1,10 @@
 """Cost of re-running a finished benchmark: first run vs identical rerun (same folder).
 
 The rerun asks the result store first, per pipeline and subject, from the pipeline files and
-the dataset's description alone, so it generates, loads and hashes no data and fits nothing;
-what remains is reading the YAML files, the store's JSON files, and writing results.csv and
-the figures. Measured on synthetic-mi (physiological model, the default), TS+LR, MDM and
+the dataset's description alone, so it generates, loads and hashes no data, builds no
+pipeline and fits nothing; what remains is reading the YAML files and the store's JSON
+files (results.csv and the figures are left alone when their inputs did not change).
+bench/benchmark_vs_moabb.py sets the same rerun beside MOABB's. Measured on synthetic-mi (physiological model, the default), TS+LR, MDM and
 CSP+LDA, within-session and cross-subject. Writes bench/results/benchmark_rerun.json.
 
 Usage: python bench/benchmark_rerun.py [--subjects 4]
