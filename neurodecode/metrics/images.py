@@ -156,7 +156,9 @@ def rgb_to_grey(x: torch.Tensor) -> torch.Tensor:
     -------
     Tensor, shape (n, h, w)
     """
-    return torch.einsum("nchw,c->nhw", x, torch.tensor(GREY_WEIGHTS, dtype=x.dtype))
+    r, g, b = GREY_WEIGHTS
+    grey = x[:, 0] * r  # three fused passes (an einsum here cost ~10% of the pixel metrics)
+    return grey.add_(x[:, 1], alpha=g).add_(x[:, 2], alpha=b)
 
 
 PIXEL_METRICS = ("pixcorr", "ssim")
@@ -206,25 +208,26 @@ class _SSIMReference:
             raise DataError(
                 f"SSIM needs images of at least 11×11 pixels, found {tuple(grey.shape[1:])}"
             )
-        mean = _blur(grey)
+        mean, mean_of_sq = _blur(torch.cat([grey, grey * grey])).chunk(2)
         mean_sq = mean * mean
-        var_c2 = _blur(grey * grey).sub_(mean_sq).add_(SSIM_K2**2)
+        var_c2 = mean_of_sq.sub_(mean_sq).add_(SSIM_K2**2)
         return cls(grey, mean, mean_sq.add_(SSIM_K1**2), var_c2)
 
     def scores(self, b: torch.Tensor) -> np.ndarray:
         """Per-image SSIM of grey images ``b`` (same shape, float64) against the reference:
         ``(2 μa μb + C1)(2 σab + C2) / ((μa² + μb² + C1)(σa² + σb² + C2))`` averaged."""
-        mean = _blur(b)
+        # one blur call for the three maps: fewer, larger operations (each one a thread sync)
+        mean, mean_of_sq, mean_of_prod = _blur(torch.cat([b, b * b, self.grey * b])).chunk(3)
         mean_sq = mean * mean
-        var = _blur(b * b).sub_(mean_sq)
-        cov = _blur(self.grey * b).addcmul_(self.mean, mean, value=-1)
+        var = mean_of_sq.sub_(mean_sq)
+        cov = mean_of_prod.addcmul_(self.mean, mean, value=-1)
         num = (self.mean * mean).mul_(2).add_(SSIM_K1**2).mul_(cov.mul_(2).add_(SSIM_K2**2))
         den = mean_sq.add_(self.mean_sq_c1).mul_(var.add_(self.var_c2))
         return num.div_(den).mean(dim=(1, 2)).numpy()
 
 
 def _grey64(x: torch.Tensor) -> torch.Tensor:
-    return rgb_to_grey(x).double()
+    return rgb_to_grey(x).double()  # grey in float32 first, as scikit-image does
 
 
 @dataclass(frozen=True)
@@ -260,7 +263,7 @@ def pixel_scores(
     metrics: Sequence[str] = PIXEL_METRICS,
     size: int = PIXEL_SIZE,
     pre_resize: int | None = None,
-    batch_size: int = 4,
+    batch_size: int = 2,
 ) -> list[dict[str, np.ndarray]]:
     """Per-image PixCorr and SSIM of several reconstruction sets of the same ground truth.
 
