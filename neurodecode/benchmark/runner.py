@@ -54,9 +54,13 @@ def run_benchmark(
     Everything that can be wrong with the inputs (pipeline files, dataset, subjects,
     events, evaluation, backend) is checked before any data is loaded or model fitted. The
     result store in ``out/store`` is asked first what is missing, per pipeline and subject,
-    from the pipeline files and the dataset's description alone; only subjects with missing
-    results are then loaded, so a repeated run loads, copies and hashes no data and computes
-    nothing, and an interrupted one resumes where it stopped.
+    from the pipeline files and the dataset's description alone; only pipelines with missing
+    results are then built (imported, instantiated and fully checked, still before any data)
+    and only subjects with missing results loaded, so a repeated run builds no estimator,
+    loads, copies and hashes no data, computes nothing and rewrites no output whose inputs
+    did not change (``results.csv`` and each figure, see ``OUT/.outputs.json``), and an
+    interrupted one resumes where it stopped. Measured against MOABB's evaluation in
+    ``bench/benchmark_vs_moabb.py``.
 
     Parameters
     ----------
