@@ -116,7 +116,8 @@ def run_benchmark(
     if compat not in _evaluation.COMPAT:
         raise DataError(f"unknown compat {compat!r}; expected one of {_evaluation.COMPAT}")
     specs = load_pipelines(pipelines, build=False)  # parsed; built below if they have work
-    source = open_source(dataset, subjects, paradigm, events, dataset_params, paradigm_params)
+    source = _open_remembered(dataset, out, subjects, paradigm, events, dataset_params,
+                              paradigm_params)  # fmt: skip
     usable = [s for s in specs if source.paradigm in s.paradigms]
     if not usable:
         raise DataError(
@@ -165,6 +166,49 @@ def run_benchmark(
     results.attrs.update(n_computed=len(pending), n_cached=n_cached + len(flat) - len(pending),
                          n_failed=len(failed), loaded_subjects=list(data))  # fmt: skip
     return results
+
+
+def _open_remembered(dataset: Any, out: str | Path, subjects, paradigm, events,
+                     dataset_params, paradigm_params):  # fmt: skip
+    """:func:`open_source`, except that a MOABB dataset named by its code is described from
+    ``OUT/.sources.json`` when this folder has already seen the same request under the same
+    MOABB version: a rerun then imports no MOABB (most of a fresh-process rerun: importing
+    MOABB pulls in pyRiemann and torch). The dataset is opened for real, with all its checks
+    and the download guard, the moment any subject has to be loaded."""
+    from neurodecode._files import content_hash
+    from neurodecode.benchmark.datasets import BenchmarkSource, _is_local
+    from neurodecode.synth import WORLDS
+
+    def opened():
+        return open_source(dataset, subjects, paradigm, events, dataset_params, paradigm_params)
+
+    if not isinstance(dataset, str) or dataset in WORLDS or _is_local(dataset) or dataset_params:
+        return opened()
+    try:
+        version = importlib.metadata.version("moabb")
+    except importlib.metadata.PackageNotFoundError:
+        return opened()
+    key = content_hash("moabb-source", dataset, [str(s) for s in subjects or []] or None,
+                       paradigm, events, paradigm_params or {}, version)  # fmt: skip
+    memo_path = Path(out) / ".sources.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (FileNotFoundError, ValueError):
+        memo = {}
+    if key in memo:
+        d = memo[key]
+
+        def loader(wanted):
+            return opened().load(wanted)
+
+        return BenchmarkSource(d["name"], d["paradigm"], d["events"], d["subjects"],
+                               d["identity"], d["label"], loader)  # fmt: skip
+    source = opened()
+    memo[key] = {"name": source.name, "paradigm": source.paradigm, "events": source.events,
+                 "subjects": source.subjects, "identity": source.identity,
+                 "label": source.label}  # fmt: skip
+    write_json(memo_path, memo)
+    return source
 
 
 def _write_outputs(results: pd.DataFrame, rows: list[dict], out: Path, plots: bool) -> None:

@@ -184,3 +184,32 @@ def test_a_pipeline_file_is_read_again_when_it_changes(tmp_path, pipelines_dir):
     assert load_pipeline(path, build=False).name == "CSP+LDA"
     path.write_text(path.read_text().replace("name: CSP+LDA", "name: CSP+LDA (edited)"))
     assert load_pipeline(path, build=False).name == "CSP+LDA (edited)"
+
+
+def test_a_moabb_dataset_rerun_by_code_imports_no_moabb(tmp_path, pipelines_dir, monkeypatch):
+    pytest.importorskip("moabb")
+    import shutil
+
+    monkeypatch.setenv("MNE_DATA", str(tmp_path / "mne_data"))
+    (tmp_path / "mne_data").mkdir()  # FakeDataset generates its recordings: nothing to fetch
+    files = [str(pipelines_dir / "CSP_LDA.yml")]
+    kwargs = {"subjects": [1], "paradigm": "MotorImagery", "events": ["fake1", "fake2"],
+              "quiet": True, "plots": False}  # fmt: skip
+    out = tmp_path / "out"
+    first = run_benchmark(files, "FakeDataset", out, **kwargs)
+    code = textwrap.dedent(f"""
+        import sys
+        from neurodecode.benchmark import run_benchmark
+        res = run_benchmark({files!r}, "FakeDataset", {str(out)!r}, **{kwargs!r})
+        assert res.attrs["n_computed"] == 0, res.attrs
+        print("moabb" in sys.modules, res["score"].round(12).tolist())
+    """)  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split(" ", 1) == ["False", f"{first['score'].round(12).tolist()}\n"]
+    # results gone, description remembered: the dataset is opened for real and recomputed
+    shutil.rmtree(out / "store")
+    again = run_benchmark(files, "FakeDataset", out, **kwargs)
+    assert again.attrs["n_computed"] == first.attrs["n_computed"] == 2  # 2 sessions
+    assert again.attrs["loaded_subjects"] == ["1"] and len(again) == len(first)
