@@ -24,7 +24,10 @@ sides, built from the same YAML files). Measured:
     dataset is a MOABB object; the fresh reruns are timed for both our forms of the same
     benchmark: the dataset object above, and ``neurodecode benchmark --dataset
     synthetic-mi`` by name (the same world, subjects, sessions, pipelines and folds, its
-    trials filtered per epoch instead of MOABB's continuous FIR), which imports no MOABB.
+    trials filtered per epoch instead of MOABB's continuous FIR), which imports no MOABB;
+    and, as a MOABB dataset named by its code, MOABB's FakeDataset (subjects 1-4, 2
+    sessions, fake1 vs fake2, generated locally): ``neurodecode benchmark --dataset
+    FakeDataset`` against MOABB's script on ``FakeDataset(subjects=[1, 2, 3, 4])``.
 
 For every first run, the time spent inside the pipelines' own fit/predict/decision_function
 (scikit-learn ``Pipeline`` methods, clocked while patched) is subtracted from the wall time:
@@ -64,6 +67,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 FILES = [ROOT / "pipelines" / f for f in ("TS_LR.yml", "CSP_LDA.yml")]
 EVENTS = ["left_hand", "right_hand"]
+FAKE_EVENTS = ["fake1", "fake2"]
 SEED = 42
 
 
@@ -226,11 +230,13 @@ def run_moabb(pipelines: dict, dataset, path: Path) -> tuple[float, dict]:
                                                        for p, g in res.groupby("pipeline")}}  # fmt: skip
 
 
-def moabb_script_rerun(folder: str) -> None:
-    """What a MOABB user reruns: MOABB's pipelines written in Python, its evaluation."""
+def moabb_script_rerun(folder: str, fake: bool = False) -> None:
+    """What a MOABB user reruns: MOABB's pipelines written in Python, its evaluation (on the
+    synthetic-mi object, or with ``fake`` on MOABB's FakeDataset, subjects 1-4)."""
     import moabb
+    from moabb.datasets.fake import FakeDataset
     from moabb.evaluations import WithinSessionEvaluation
-    from moabb.paradigms import LeftRightImagery
+    from moabb.paradigms import LeftRightImagery, MotorImagery
     from pyriemann.estimation import Covariances
     from pyriemann.spatialfilters import CSP
     from pyriemann.tangentspace import TangentSpace
@@ -245,8 +251,13 @@ def moabb_script_rerun(folder: str) -> None:
         "CSP+LDA": make_pipeline(Covariances(estimator="oas"), CSP(nfilter=6),
                                  LinearDiscriminantAnalysis(solver="svd")),
     }  # fmt: skip
-    res = WithinSessionEvaluation(paradigm=LeftRightImagery(), datasets=[synthetic_mi_for_moabb()],
-                                  random_state=SEED, overwrite=False, hdf5_path=folder,
+    if fake:
+        paradigm = MotorImagery(events=FAKE_EVENTS, n_classes=2)
+        dataset = FakeDataset(subjects=[1, 2, 3, 4])
+    else:
+        paradigm, dataset = LeftRightImagery(), synthetic_mi_for_moabb()
+    res = WithinSessionEvaluation(paradigm=paradigm, datasets=[dataset], random_state=SEED,
+                                  overwrite=False, hdf5_path=folder,
                                   n_jobs=1).process(pipelines)  # fmt: skip
     print(f"ROWS {len(res)}")
 
@@ -260,22 +271,23 @@ def ours_object_rerun(folder: str) -> None:
     print(f"ROWS {len(res)} COMPUTED {res.attrs['n_computed']}")
 
 
-def fresh(command: list[str]) -> tuple[float, str]:
+def fresh(command: list[str], **env_extra: str) -> tuple[float, str]:
     """Wall time of ``command`` in a fresh interpreter, and its output."""
     import subprocess
     import sys
 
-    env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1", **env_extra}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, *command], capture_output=True, text=True, env=env,
                           check=True, cwd=ROOT)  # fmt: skip
     return time.perf_counter() - start, done.stdout.strip().splitlines()[-1] if done.stdout else ""
 
 
-def cli_command(folder: Path) -> list[str]:
+def cli_command(folder: Path, fake: bool = False) -> list[str]:
+    dataset = (["FakeDataset", "--subjects", "1", "2", "3", "4", "--paradigm", "MotorImagery",
+                "--events", *FAKE_EVENTS] if fake else ["synthetic-mi", "--events", *EVENTS])
     return ["-m", "neurodecode.cli", "benchmark", "--pipelines", *map(str, FILES), "--dataset",
-            "synthetic-mi", "--events", *EVENTS, "--seed", str(SEED), "--out", str(folder),
-            "--quiet"]  # fmt: skip
+            *dataset, "--seed", str(SEED), "--out", str(folder), "--quiet"]  # fmt: skip
 
 
 def main() -> None:
@@ -284,13 +296,17 @@ def main() -> None:
     parser.add_argument("--fresh-repeats", type=int, default=3)
     parser.add_argument("--out", type=Path,
                         default=ROOT / "bench" / "results" / "benchmark_vs_moabb.json")
-    parser.add_argument("--child", choices=["moabb", "ours-object"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["moabb", "moabb-fake", "ours-object"],
+                        help=argparse.SUPPRESS)  # fmt: skip
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         logging.disable(logging.WARNING)
         warnings.filterwarnings("ignore")
-        {"moabb": moabb_script_rerun, "ours-object": ours_object_rerun}[args.child](args.folder)
+        if args.child == "moabb-fake":
+            moabb_script_rerun(args.folder, fake=True)
+        else:
+            {"moabb": moabb_script_rerun, "ours-object": ours_object_rerun}[args.child](args.folder)
         return
     load_before = os.getloadavg()[0]
     import moabb
@@ -352,7 +368,16 @@ def main() -> None:
     # fresh-process reruns of the as-shipped benchmark (the warm-up's folders), alternated
     by_name = work / "by_name"
     first_by_name, _ = fresh(cli_command(by_name))
-    fresh_times: dict = {"neurodecode_by_name": [], "neurodecode_object": [], "moabb": []}
+    # and of a MOABB dataset named by its code (MOABB's FakeDataset, subjects 1-4, generated
+    # locally): ours remembers the dataset's description, MOABB's script imports MOABB
+    mne_data = work / "mne_data"
+    mne_data.mkdir()
+    fake_first = {"neurodecode": fresh(cli_command(work / "fake_ours", fake=True),
+                                       MNE_DATA=str(mne_data))[0],
+                  "moabb": fresh([__file__, "--child", "moabb-fake", "--folder",
+                                  str(work / "fake_moabb")])[0]}  # fmt: skip
+    fresh_times: dict = {"neurodecode_by_name": [], "neurodecode_object": [], "moabb": [],
+                         "neurodecode_fake_by_code": [], "moabb_fake": []}  # fmt: skip
     outputs: dict = {}
     for r in range(args.fresh_repeats):
         runs = {
@@ -360,10 +385,13 @@ def main() -> None:
             "neurodecode_object": [__file__, "--child", "ours-object", "--folder",
                                    str(kept["neurodecode"])],
             "moabb": [__file__, "--child", "moabb", "--folder", str(kept["moabb"])],
+            "neurodecode_fake_by_code": cli_command(work / "fake_ours", fake=True),
+            "moabb_fake": [__file__, "--child", "moabb-fake", "--folder",
+                           str(work / "fake_moabb")],
         }  # fmt: skip
         names = list(runs) if r % 2 == 0 else list(runs)[::-1]
         for name in names:
-            seconds, outputs[name] = fresh(runs[name])
+            seconds, outputs[name] = fresh(runs[name], MNE_DATA=str(mne_data))
             fresh_times[name].append(seconds)
             print(f"repeat {r} fresh-process rerun {name}: {seconds:.3f} s {outputs[name]}",
                   flush=True)  # fmt: skip
@@ -374,6 +402,8 @@ def main() -> None:
     fresh_medians = {k: statistics.median(v) for k, v in fresh_times.items()}
     fresh_ratios = {k: fresh_medians[k] / fresh_medians["moabb"]
                     for k in ("neurodecode_by_name", "neurodecode_object")}  # fmt: skip
+    fresh_ratios["neurodecode_fake_by_code"] = (fresh_medians["neurodecode_fake_by_code"]
+                                                / fresh_medians["moabb_fake"])  # fmt: skip
     result = {
         "what": __doc__.split("\n\n")[0],
         "setup": " ".join(__doc__.split("\n\n")[1].split()),
@@ -396,6 +426,7 @@ def main() -> None:
         "fresh_process_rerun": {"times_s": fresh_times, "median_s": fresh_medians,
                                 "ratio_ours_over_moabb": fresh_ratios,
                                 "first_run_by_name_s": first_by_name,
+                                "fake_first_run_s": fake_first,
                                 "last_outputs": outputs},
         "details_last_repeat": details,
     }  # fmt: skip
