@@ -89,3 +89,22 @@ def test_ridge_at_given_penalties_equals_sklearn_per_target_alpha():
     np.testing.assert_allclose(intercept, ref.intercept_, atol=1e-9)
     with pytest.raises(DataError, match="at least 2"):
         ridge_at(X[:1], Y[:1], 1.0)
+
+
+def test_matches_himalaya_ridgecv_on_the_same_folds():
+    from himalaya.backend import set_backend
+    from himalaya.ridge import RidgeCV
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 120))  # wide, as voxels against trials
+    Y = X[:, :6] @ rng.normal(size=(6, 7)) * rng.uniform(0.05, 2, 7) + rng.normal(size=(80, 7))
+    alphas = np.logspace(-1, 5, 7)
+    folds = list(KFold(4).split(X))
+    ours = MultiRidgeCV(alphas=alphas, cv=folds, standardize=False).fit(X, Y)
+    set_backend("numpy", on_error="warn")
+    ref = RidgeCV(alphas=alphas, cv=folds, fit_intercept=True,
+                  solver_params={"warn": False}).fit(X, Y)
+    np.testing.assert_allclose(ours.best_alphas_, np.asarray(ref.best_alphas_), rtol=1e-12)
+    assert len(set(ours.best_alphas_)) > 1  # the penalties differ between targets
+    np.testing.assert_allclose(ours.coef_, np.asarray(ref.coef_), atol=1e-8)
+    np.testing.assert_allclose(ours.intercept_, np.asarray(ref.intercept_), atol=1e-8)

@@ -230,3 +230,20 @@ def test_takagi_nishimoto_recipe_reads_each_target_from_its_roi():
     assert not pixels[:, rois["higher"]].any() and pixels[:, rois["early"]].any()
     assert not semantic[:, rois["early"]].any() and semantic[:, rois["higher"]].any()
     assert _two_way(model, prepared) > 0.9
+
+
+def test_every_yaml_head_option_reaches_the_head():
+    """``channels`` was accepted by the config check and then silently ignored."""
+    from tests.training.conftest import SMALL
+
+    d = copy.deepcopy(SMALL)
+    d["data"]["params"].update(n_subjects=1, n_train=20, n_test=4)
+    d["data"]["subjects"] = [1]
+    d["targets"] = [{"space": "world-embed", "head": "lowrank", "rank": 5},
+                    {"space": "pixels-16", "head": "spatial", "channels": 8}]
+    cfg = ExperimentConfig.from_dict(d)
+    subjects, stimuli = load_dataset(cfg.data)
+    data = prepare_data(subjects, stimuli, ["world-embed", "pixels-16"])
+    model = build_decoder(cfg, data, ["1"])
+    assert model.heads["world-embed"].net[0].out_features == 5
+    assert model.heads["pixels-16"].channels == 8
