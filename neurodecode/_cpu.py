@@ -26,17 +26,21 @@ def free_cores() -> int:
 
 
 def use_free_cores() -> int | None:
-    """Set torch's intra-op threads to :func:`free_cores` and return that number, unless the
-    user fixed the count (``OMP_NUM_THREADS`` or ``NEURODECODE_THREADS``; the latter is
-    applied as given). Returns None when nothing was changed."""
+    """Set torch's intra-op threads and the BLAS/OpenMP pools of numpy and scipy
+    (threadpoolctl) to :func:`free_cores` and return that number, unless the user fixed the
+    count (``OMP_NUM_THREADS`` or ``NEURODECODE_THREADS``; the latter is applied as given).
+    Returns None when nothing was changed."""
     import torch
 
     chosen = os.environ.get("NEURODECODE_THREADS")
     if chosen:
-        torch.set_num_threads(max(1, int(chosen)))
-        return torch.get_num_threads()
-    if os.environ.get("OMP_NUM_THREADS"):
+        n = max(1, int(chosen))
+    elif os.environ.get("OMP_NUM_THREADS"):
         return None
-    n = min(free_cores(), torch.get_num_threads())
+    else:
+        n = min(free_cores(), torch.get_num_threads())
     torch.set_num_threads(n)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n)  # two-way identification's BLAS stalled like torch did
     return n
