@@ -36,10 +36,10 @@ def _line_of(path: Path, needle: str) -> int:
 
 
 @pytest.mark.parametrize("old, new, message", [
-    ("lr: 0.001", 'lr: "1e-3"', r"train\.lr: expected a number, found the string '1e-3' "
+    ("lr: 0.002", 'lr: "1e-3"', r"train\.lr: expected a number, found the string '1e-3' "
                                 r"\(a quoted number"),
-    ("lr: 0.001", "lr: -0.1", r"train\.lr: expected a number > 0, found -0\.1"),
-    ("batch_size: 64", "batch_size: 0", r"train\.batch_size: expected an integer >= 1, found 0"),
+    ("lr: 0.002", "lr: -0.1", r"train\.lr: expected a number > 0, found -0\.1"),
+    ("batch_size: 128", "batch_size: 0", r"train\.batch_size: expected an integer >= 1, found 0"),
     ("epochs: 12", "epochs: -3", r"train\.epochs: expected an integer >= 1, found -3"),
     ("epochs: 12", "epochs: 2.5", r"train\.epochs: expected an integer, found float 2\.5"),
     ("width: 256", "width: -5", r"model\.width: expected an integer >= 1, found -5"),
@@ -52,7 +52,7 @@ def _line_of(path: Path, needle: str) -> int:
      r"train\.losses\[3\]\.head: 'pixels-32' is not a target space"),
     ("{name: mse, head: pixels-16, weight: 10.0}", "{name: voxel, weight: 1.0}",
      r"train\.losses\[3\]: loss 'voxel' needs model\.adapter\.builder: true"),
-    ("{space: pixels-16, head: spatial}", "{space: pixels-16, head: conv}",
+    ("{space: pixels-16, head: spatial, channels: 32}", "{space: pixels-16, head: conv}",
      r"targets\[1\]\.head: expected one of"),
 ])
 def test_bad_values_are_refused_with_file_and_line(tmp_path, old, new, message):
@@ -64,8 +64,8 @@ def test_bad_values_are_refused_with_file_and_line(tmp_path, old, new, message):
 
 def test_unquoted_exponent_is_a_number_quoted_text_is_not(tmp_path):
     # PyYAML (YAML 1.1) reads a plain 1e-3 as a string; written unquoted it means a number.
-    cfg = load_config(_edited(tmp_path, "lr: 0.001", "lr: 1e-3"))
-    assert cfg.train.lr == pytest.approx(1e-3) and isinstance(cfg.train.lr, float)
+    cfg = load_config(_edited(tmp_path, "lr: 0.002", "lr: 2e-3"))
+    assert cfg.train.lr == pytest.approx(2e-3) and isinstance(cfg.train.lr, float)
 
 
 def test_every_shipped_config_validates():
@@ -110,7 +110,7 @@ def test_cli_train_refuses_a_bad_config_in_one_line_before_loading_data(tmp_path
         raise AssertionError("data were loaded")
 
     monkeypatch.setattr(experiment, "load_dataset", no_data)
-    path = _edited(tmp_path, "batch_size: 64", "batch_size: 0")
+    path = _edited(tmp_path, "batch_size: 128", "batch_size: 0")
     result = CliRunner().invoke(main, ["train", "--config", str(path), "--out",
                                        str(tmp_path / "out")])
     assert result.exit_code == 1
