@@ -803,3 +803,66 @@ class SessionStandardizer(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X, y=None, sessions=None):
         return self.fit(X, sessions=sessions).transform(X, sessions=sessions)
+
+
+# ----------------------------------------------------------------------------- ROI masks
+ROI_GLOB = "roi-*.nii.gz"
+"""ROI masks beside a subject's betas: ``roi-<name>.nii.gz``, a 3-D volume on the grid of
+``mask.nii.gz`` (same shape and affine), non-zero inside the ROI — the form NSD ships its
+ROIs in (``nsddata/ppdata/subjNN/<space>/roi/<roi>.nii.gz``) and nilearn's maskers read.
+The ROI ``<name>`` becomes ``TrialData.info["rois"][<name>]``, a bool mask over the
+columns (voxels of ``mask.nii.gz`` in C order). ROI voxels outside the mask are ignored."""
+
+
+def roi_file(name: str) -> str:
+    """File name of ROI ``name`` (``roi-<name>.nii.gz``); names are file-name safe."""
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise DataError(f"ROI name {name!r} cannot be a file name (roi-<name>.nii.gz)")
+    return f"roi-{name}.nii.gz"
+
+
+def roi_images(data: TrialData) -> dict[str, Any]:
+    """``roi-<name>.nii.gz`` file name → NIfTI image (uint8 0/1 volume on the mask's grid)
+    for each ROI of ``data.info["rois"]``; empty when there are none."""
+    import nibabel as nib
+
+    rois = data.info.get("rois") or {}
+    if not rois:
+        return {}
+    for key in ("mask", "affine"):
+        if key not in data.info:
+            raise DataError(f"subject {data.subject}: info lacks {key!r}; ROI masks are "
+                            "written as volumes on the mask's grid")
+    mask = np.asarray(data.info["mask"], dtype=bool)
+    out = {}
+    for name, cols in rois.items():
+        cols = np.asarray(cols, dtype=bool)
+        if cols.shape != (int(mask.sum()),):
+            raise DataError(f"subject {data.subject}: ROI {name!r} has shape {cols.shape}, "
+                            f"expected one bool per voxel ({int(mask.sum())},)")
+        vol = np.zeros(mask.shape, np.uint8)
+        vol[mask] = cols
+        out[roi_file(str(name))] = nib.Nifti1Image(vol, np.asarray(data.info["affine"], float))
+    return out
+
+
+def read_roi_masks(folder: str | os.PathLike, mask_img: Any, mask: np.ndarray,
+                   mask_name: str) -> dict[str, np.ndarray]:
+    """ROI name → bool mask over the columns, from the ``roi-<name>.nii.gz`` files of
+    ``folder`` (see :data:`ROI_GLOB`). A file whose shape or affine differs from the mask's
+    is a :class:`DataError` naming it."""
+    rois = {}
+    for path in sorted(Path(folder).glob(ROI_GLOB)):
+        name = path.name[len("roi-"):-len(".nii.gz")]
+        img, label = _load_img(path, "ROI mask", 3)
+        if tuple(img.shape) != tuple(mask.shape):
+            raise DataError(
+                f"{label}: ROI mask shape {tuple(img.shape)} does not match the voxel mask "
+                f"{mask_name} {tuple(mask.shape)}; ROI masks must lie on the betas' grid "
+                "(resample with nilearn.image.resample_to_img, interpolation='nearest')")
+        _check_grid(mask_img, mask_name, img, label)
+        values = _voxels(img, label)
+        if not np.isfinite(values).all():
+            raise DataError(f"{label}: ROI mask contains NaN values")
+        rois[name] = (values != 0)[mask]
+    return rois

@@ -22,6 +22,11 @@ OUT`` writes it from anything ``open_dataset`` opens::
         betas.npy           fmri / fc / features: float (n_trials, n_features), read
                             memory-mapped; optional mask.nii.gz (3-D) gives voxel positions
         betas.nii.gz        fmri: 4-D, one volume per trial, with mask.nii.gz (3-D, same grid)
+        roi-<name>.nii.gz   fmri, optional, any number: a 3-D ROI mask on mask.nii.gz's grid
+                            (same shape and affine), non-zero inside, as NSD ships its ROIs
+                            (e.g. roi-early.nii.gz); read into TrialData.info["rois"][name]
+                            as a bool per column; voxels outside mask.nii.gz are ignored.
+                            Decoders with ``roi: <name>`` heads read only those voxels.
         epochs-epo.fif      meg / eeg / seeg / ecog: an MNE epochs file, one epoch per row
                             (MNE's whole Info travels: sensor positions, coil types, ...)
       stimuli/              (optional; needed by train / reconstruct)
@@ -228,10 +233,13 @@ def _read_subject(folder: Path, subject: str, modality: str) -> TrialData:
                          stimulus_ids=fields["stimulus_ids"], metadata=fields["metadata"],
                          info=data.info)
     if (folder / "betas.nii.gz").exists():
-        from neurodecode.data.fmri import load_beta_series
+        from neurodecode.data.fmri import _load_mask, load_beta_series, read_roi_masks
 
-        return load_beta_series(folder / "betas.nii.gz", folder / "mask.nii.gz", subject,
+        data = load_beta_series(folder / "betas.nii.gz", folder / "mask.nii.gz", subject,
                                 trials=table)
+        img, mask, name = _load_mask(folder / "mask.nii.gz")
+        rois = read_roi_masks(folder, img, mask, name)
+        return replace(data, info={**data.info, "rois": rois}) if rois else data
     X = np.load(folder / "betas.npy", mmap_mode="r")
     if X.ndim != 2:
         raise DataError(f"{folder / 'betas.npy'}: must be (trials, features), found {X.shape}")
@@ -244,6 +252,11 @@ def _read_subject(folder: Path, subject: str, modality: str) -> TrialData:
             raise DataError(f"{name}: mask has {int(mask.sum())} voxels, betas.npy has "
                             f"{X.shape[1]} columns")
         info = fmri_info(mask, img.affine)
+        from neurodecode.data.fmri import read_roi_masks
+
+        rois = read_roi_masks(folder, img, mask, name)  # roi-<name>.nii.gz beside the betas
+        if rois:
+            info["rois"] = rois
     return TrialData(X=X, subject=subject, modality=modality, info=info,
                      **split_trial_table(table))
 
@@ -305,6 +318,12 @@ def write_trial_folder(dataset: Dataset, out: str | os.PathLike,
                 nib.save(nib.Nifti1Image(np.asarray(data.info["mask"], np.uint8),
                                          np.asarray(data.info["affine"], float)), tmp)
             paths.append(folder / "mask.nii.gz")
+            from neurodecode.data.fmri import roi_images
+
+            for name, img in roi_images(data).items():
+                with atomic_path(folder / name) as tmp:
+                    nib.save(img, tmp)
+                paths.append(folder / name)
     if dataset.stimuli is not None:
         stimuli = dataset.stimuli
         shown = [d.stimulus_ids for d in dataset.subjects.values()]

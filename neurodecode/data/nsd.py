@@ -14,6 +14,9 @@ neurodecode writes the same family, reduced to the voxels of a mask::
       trials.tsv             session, trial (1-based within session), stimulus_id,
                              repetition (0-based), split, y, other metadata
       mask.nii.gz            the 3-D mask whose voxels (C order) are the columns
+      roi-<name>.nii.gz      (optional) ROI masks on the same grid, non-zero inside, as NSD
+                             ships its ROIs; read into ``info["rois"][<name>]`` (bool per
+                             column; ROI voxels outside mask.nii.gz are ignored)
 
 Row-major storage makes a subset of trials a read of only those rows.
 :func:`load_nsd_betas` also reads real NSD volume files (4-D ``/betas``) with an ROI mask
@@ -39,7 +42,9 @@ from neurodecode.data.fmri import (
     _check_grid,
     _load_mask,
     fmri_info,
+    read_roi_masks,
     read_table,
+    roi_images,
     split_trial_table,
     trial_table,
     write_table,
@@ -236,7 +241,8 @@ def write_nsd_betas(
     Returns
     -------
     list of Path
-        Session files, then the trial table and the mask. Trials are stored grouped by
+        Session files, then the trial table, the mask and one ``roi-<name>.nii.gz`` per
+        ROI of ``info["rois"]`` (bool per column). Trials are stored grouped by
         session (stable order within a session), which is the order
         :func:`load_nsd_betas` returns. All files appear together or not at all.
     """
@@ -278,9 +284,14 @@ def write_nsd_betas(
         raise DataError(
             f"{out}: holds other session files {sorted(stale)}; write into an empty folder"
         )
+    rois = roi_images(data)  # roi-<name>.nii.gz beside mask.nii.gz (info["rois"])
     paths = [out / session_file(s) for s in unique] + [out / TRIAL_TABLE, out / MASK_FILE]
+    paths += [out / name for name in rois]
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_path(p)) for p in paths]
+        for img, tmp in zip(rois.values(), tmps[len(paths) - len(rois):], strict=True):
+            nib.save(img, tmp)
+        tmps = tmps[: len(paths) - len(rois)]
         for s, tmp in zip(unique, tmps[: len(unique)], strict=True):
             idx = order[sessions[order] == s]
             with h5py.File(tmp, "w") as handle:
@@ -424,6 +435,8 @@ def load_nsd_betas(
         Voxels to return. For our masked files: default the stored ``mask.nii.gz``; a
         smaller mask on the same grid (e.g. an ROI such as ``nsdgeneral``) selects columns.
         For NSD volume files (4-D ``/betas``): required, on the betas' grid.
+        ``roi-<name>.nii.gz`` files in the folder (same grid) become ``info["rois"]``, bool
+        masks over the returned columns.
     trial_table : DataFrame or TSV/CSV path, optional
         Default ``<folder>/trials.tsv``. NSD's ``responses.tsv`` is accepted (73KID becomes
         ``stimulus_id``; repetitions are counted in trial order).
@@ -471,7 +484,7 @@ def load_nsd_betas(
                 f"{per_trial[0]} columns"
             )
         voxels = None
-        mask_img, roi = stored_img, stored
+        mask_img, roi, mask_name = stored_img, stored, stored_name
         if mask is not None and stored_path.exists():
             mask_img, roi, mask_name = _load_mask(mask)
             _check_grid(stored_img, stored_name, mask_img, mask_name)
@@ -481,6 +494,7 @@ def load_nsd_betas(
                     f"mask {stored_name}; only stored voxels can be read"
                 )
             voxels = (np.cumsum(stored.ravel()) - 1).reshape(stored.shape)[roi]
+    rois = read_roi_masks(folder, mask_img, roi, mask_name)  # roi-<name>.nii.gz files
     X = HDF5Betas(
         list(files.values()),
         list(counts.values()),
@@ -503,7 +517,7 @@ def load_nsd_betas(
         X=X,
         subject=subject,
         modality="fmri",
-        info=fmri_info(roi, mask_img.affine),
+        info={**fmri_info(roi, mask_img.affine), **({"rois": rois} if rois else {})},
         **split_trial_table(table),
     )
 
