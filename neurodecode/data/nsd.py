@@ -684,6 +684,43 @@ def _load_mask_values(path: Path):
     return img, np.asarray(img.dataobj), name
 
 
+def _nsd_named_rois(root: Path, subject: int, space: str, rois: dict, data: TrialData
+                    ) -> TrialData:
+    """``info["rois"]`` from NSD ROI files: name → ``"<file>"`` (values > 0) or
+    ``"<file>:<label>,<label>"`` (those integer labels), ``<file>`` an NSD ROI name such as
+    ``streams`` or ``prf-visualrois`` (looked up under ``roi/``) or a NIfTI path."""
+    from dataclasses import replace
+
+    from neurodecode.data.fmri import _check_grid
+
+    mask = np.asarray(data.info["mask"], dtype=bool)
+    grid = _nib_like(mask, data.info["affine"])
+    out = {}
+    for name, spec in rois.items():
+        file, _, labels = str(spec).partition(":")
+        path = Path(file) if Path(file).suffix else root / NSD_ROI.format(
+            subject=subject, space=space, roi=file)
+        img, values, label = _load_mask_values(path)
+        if tuple(img.shape) != mask.shape:
+            raise DataError(f"{label}: ROI mask shape {tuple(img.shape)} does not match the "
+                            f"betas' voxel grid {mask.shape} (ROI {name!r})")
+        _check_grid(grid, "the betas' grid", img, label)
+        try:
+            wanted = [int(x) for x in labels.split(",")] if labels else None
+        except ValueError:
+            raise DataError(f"ROI {name!r}: {spec!r} must be <file> or <file>:<label>,<label> "
+                            "with integer labels") from None
+        keep = np.isin(values, wanted) if wanted else values > 0
+        out[name] = keep[mask]
+    return replace(data, info={**data.info, "rois": {**data.info.get("rois", {}), **out}})
+
+
+def _nib_like(mask: np.ndarray, affine: np.ndarray):
+    import nibabel as nib
+
+    return nib.Nifti1Image(mask.astype(np.uint8), np.asarray(affine, float))
+
+
 def load_nsd_subject(
     root: str | os.PathLike,
     subject: int | str,
@@ -692,6 +729,7 @@ def load_nsd_subject(
     space: str = "func1pt8mm",
     betas: str = "betas_fithrf_GLMdenoise_RR",
     design: dict | None = None,
+    rois: dict[str, str] | None = None,
 ) -> TrialData:
     """One subject of NSD as released (``root`` is the folder holding ``nsddata/``,
     ``nsddata_betas/`` and ``nsddata_stimuli/``).
@@ -702,6 +740,11 @@ def load_nsd_subject(
     trial table comes from ``nsd_expdesign.mat`` (stimulus_id = 73k id, 1-based; split test =
     the shared 1000; repetition counted over all sessions). ``X`` is lazy: nothing is read
     until rows are indexed, and only the ROI's voxels of those rows are kept.
+
+    ``rois`` names further ROIs for ``info["rois"]`` (bool per column), e.g. Takagi &
+    Nishimoto's (CVPR 2023) ``{"early": "streams:1", "higher": "streams:5,6,7"}`` from NSD's
+    ``streams`` labels (1 early, 5 ventral, 6 lateral, 7 parietal); a value is an NSD ROI
+    file name or a NIfTI path, optionally ``:labels`` (default: values > 0).
     """
     root = Path(root)
     s = int(str(subject).removeprefix("subj").removeprefix("sub-"))
@@ -724,8 +767,9 @@ def load_nsd_subject(
     table = nsd_trial_table(design, s, wanted, per_session)
     roi_img = _nsd_roi(root, s, space, roi)
     if h5:
-        return load_nsd_betas([found[x] for x in wanted], subject=str(s), mask=roi_img,
+        data = load_nsd_betas([found[x] for x in wanted], subject=str(s), mask=roi_img,
                               trial_table=table)
+        return _nsd_named_rois(root, s, space, rois, data) if rois else data
     import nibabel as nib
 
     first = nib.load(found[wanted[0]])
@@ -744,8 +788,9 @@ def load_nsd_subject(
         counts.append(shape[3])
     mask = np.asarray(roi_img.dataobj) > 0
     X = NiftiBetas([found[x] for x in wanted], counts, mask)
-    return TrialData(X=X, subject=str(s), modality="fmri", info=fmri_info(mask, roi_img.affine),
+    data = TrialData(X=X, subject=str(s), modality="fmri", info=fmri_info(mask, roi_img.affine),
                      **split_trial_table(table))
+    return _nsd_named_rois(root, s, space, rois, data) if rois else data
 
 
 def _session_length(path: Path) -> int:

@@ -140,3 +140,31 @@ def test_takagi_nishimoto_trains_on_a_read_back_world(world_dir):
     test = prepared.test["1"]
     pred = predict(model, test.X, "1")["world-embed"]
     assert two_way_identification(prepared.target_rows(test)["world-embed"], pred) > 0.8
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "nifti"])
+def test_nsd_layout_reads_named_label_rois(tmp_path, fmt):
+    """NSD as released: ``rois={"early": "streams:1", ...}`` picks labels of NSD's ROI files
+    (``roi/streams.nii.gz``) onto the nsdgeneral columns; a file off the grid names itself."""
+    from neurodecode.data.nsd import NSD_ROI
+    from tests.data.layouts import AFFINE, SHAPE, write_nsd
+
+    world = write_nsd(tmp_path, fmt=fmt)
+    streams = np.zeros(SHAPE, np.int16)
+    streams[:3] = 1  # early
+    streams[3:, :2] = 5  # ventral
+    streams[3:, 2:] = 7  # parietal
+    path = tmp_path / NSD_ROI.format(subject=1, space="func1pt8mm", roi="streams")
+    nib.save(nib.Nifti1Image(streams, AFFINE), path)
+    sub = open_dataset(tmp_path, subjects=[1], rois={"early": "streams:1",
+                                                     "higher": "streams:5,6,7",
+                                                     "any": "streams"})["1"]
+    general = world["roi"] > 0
+    rois = sub.info["rois"]
+    np.testing.assert_array_equal(rois["early"], (streams == 1)[general])
+    np.testing.assert_array_equal(rois["higher"], np.isin(streams, [5, 6, 7])[general])
+    np.testing.assert_array_equal(rois["any"], (streams > 0)[general])
+    assert 0 < rois["early"].sum() < sub.n_features and (rois["early"] ^ rois["higher"]).all()
+    nib.save(nib.Nifti1Image(streams[:-1], AFFINE), path)
+    with pytest.raises(DataError, match=r"streams\.nii\.gz: ROI mask shape"):
+        open_dataset(tmp_path, subjects=[1], rois={"early": "streams:1"})
