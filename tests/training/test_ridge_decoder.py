@@ -247,3 +247,15 @@ def test_every_yaml_head_option_reaches_the_head():
     model = build_decoder(cfg, data, ["1"])
     assert model.heads["world-embed"].net[0].out_features == 5
     assert model.heads["pixels-16"].channels == 8
+
+
+def test_a_head_reading_a_missing_roi_is_a_data_error(prepared):
+    from neurodecode.errors import DataError
+
+    cfg = _cfg("ridge")
+    cfg.targets = [{"space": "world-embed", "head": "linear", "roi": "early"}]
+    model = build_decoder(cfg, prepared, ["1"])
+    batches = prepared.batches(["1"])
+    batches["1"].rois = None
+    with pytest.raises(DataError, match=r"read ROI 'early' but subject 1 has ROIs \[\].*roi-"):
+        train(model, batches, cfg.train, quiet=True)
