@@ -113,33 +113,15 @@ def test_wrong_shaped_roi_mask_is_a_data_error_naming_the_file(world_dir, tmp_pa
 def test_takagi_nishimoto_trains_on_a_read_back_world(world_dir):
     """The ridge decoder with ROI heads (pipelines/recon/takagi-nishimoto.yaml) runs on the
     written world: each target reads only its ROI and identification is far above chance."""
-    from neurodecode.metrics.identification import two_way_identification
-    from neurodecode.training.experiment import (
-        build_decoder,
-        load_config,
-        load_dataset,
-        predict,
-        prepare_data,
-    )
-    from neurodecode.training.trainer import train
+    from neurodecode.training.experiment import load_config
+    from tests.training.conftest import takagi_nishimoto_two_way
 
     cfg = load_config("pipelines/recon/takagi-nishimoto.yaml")
     cfg.data["dataset"] = str(world_dir)
     cfg.data["subjects"] = ["1"]
     cfg.data["params"] = {}
     cfg.train.ridge_cv = 3
-    subjects, stimuli = load_dataset(cfg.data)
-    prepared = prepare_data(subjects, stimuli, ["world-embed", "pixels-16"])
-    model = build_decoder(cfg, prepared, ["1"])
-    train(model, prepared.batches(["1"]), cfg.train, quiet=True)
-    rois = prepared.train["1"].info["rois"]
-    pixels = model.ridge["1"]["pixels-16"].weight.numpy()
-    semantic = model.ridge["1"]["world-embed"].weight.numpy()
-    assert not pixels[:, rois["higher"]].any() and pixels[:, rois["early"]].any()
-    assert not semantic[:, rois["early"]].any() and semantic[:, rois["higher"]].any()
-    test = prepared.test["1"]
-    pred = predict(model, test.X, "1")["world-embed"]
-    assert two_way_identification(prepared.target_rows(test)["world-embed"], pred) > 0.8
+    assert takagi_nishimoto_two_way(cfg) > 0.8
 
 
 @pytest.mark.parametrize("fmt", ["hdf5", "nifti"])

@@ -30,3 +30,30 @@ def small_config_dict() -> dict:
     import copy
 
     return copy.deepcopy(SMALL)
+
+
+def takagi_nishimoto_two_way(cfg) -> float:
+    """Train ``cfg`` (pipelines/recon/takagi-nishimoto.yaml, subject 1), check that each ridge
+    head reads only its ROI (pixels: early, semantic: higher), return the test two-way
+    identification of the semantic head."""
+    from neurodecode.metrics.identification import two_way_identification
+    from neurodecode.training.experiment import (
+        build_decoder,
+        load_dataset,
+        predict,
+        prepare_data,
+    )
+    from neurodecode.training.trainer import train
+
+    subjects, stimuli = load_dataset(cfg.data)
+    prepared = prepare_data(subjects, stimuli, ["world-embed", "pixels-16"])
+    model = build_decoder(cfg, prepared, ["1"])
+    train(model, prepared.batches(["1"]), cfg.train, quiet=True)
+    rois = prepared.train["1"].info["rois"]
+    pixels = model.ridge["1"]["pixels-16"].weight.numpy()
+    semantic = model.ridge["1"]["world-embed"].weight.numpy()
+    assert not pixels[:, rois["higher"]].any() and pixels[:, rois["early"]].any()
+    assert not semantic[:, rois["early"]].any() and semantic[:, rois["higher"]].any()
+    test = prepared.test["1"]
+    pred = predict(model, test.X, "1")["world-embed"]
+    return two_way_identification(prepared.target_rows(test)["world-embed"], pred)

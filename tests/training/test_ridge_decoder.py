@@ -216,20 +216,12 @@ def test_ridge_part_of_ridge_plus_deep_is_the_ridge_baseline(prepared):
 @pytest.mark.slow
 def test_takagi_nishimoto_recipe_reads_each_target_from_its_roi():
     from neurodecode.training.experiment import load_config
+    from tests.training.conftest import takagi_nishimoto_two_way
 
     cfg = load_config("pipelines/recon/takagi-nishimoto.yaml")
     cfg.data["subjects"] = ["1"]
     cfg.data["params"] = {"seed": 0, "n_subjects": 1, "n_train": 150, "n_test": 40}
-    subjects, stimuli = load_dataset(cfg.data)
-    prepared = prepare_data(subjects, stimuli, ["world-embed", "pixels-16"])
-    model = build_decoder(cfg, prepared, ["1"])
-    train(model, prepared.batches(["1"]), cfg.train, quiet=True)
-    rois = prepared.train["1"].info["rois"]
-    pixels = model.ridge["1"]["pixels-16"].weight.numpy()
-    semantic = model.ridge["1"]["world-embed"].weight.numpy()
-    assert not pixels[:, rois["higher"]].any() and pixels[:, rois["early"]].any()
-    assert not semantic[:, rois["early"]].any() and semantic[:, rois["higher"]].any()
-    assert _two_way(model, prepared) > 0.9
+    assert takagi_nishimoto_two_way(cfg) > 0.9
 
 
 def test_every_yaml_head_option_reaches_the_head():
