@@ -25,23 +25,12 @@ def main() -> None:
     import numpy as np
     from acm_real_eegmmidb import physionet
     from moabb.evaluations import WithinSessionEvaluation
-    from sklearn.model_selection import StratifiedKFold
     from threadpoolctl import threadpool_limits
 
     from neurodecode._files import write_json
     from neurodecode.benchmark import load_pipelines, run_benchmark
     from neurodecode.benchmark.datasets import make_moabb_paradigm
-
-    class FoldKFold(StratifiedKFold):
-        metadata_columns = ["fold"]
-
-        def split(self, X, y=None, groups=None):
-            for fold, split in enumerate(super().split(X, y, groups)):
-                self._fold = fold
-                yield split
-
-        def get_metadata(self):
-            return {"fold": self._fold}
+    from neurodecode.benchmark.moabb_folds import FoldReportingKFold
 
     dataset = physionet()
     files = [ROOT / "pipelines" / f for f in FILES]
@@ -53,7 +42,7 @@ def main() -> None:
             theirs = WithinSessionEvaluation(
                 paradigm=make_moabb_paradigm(paradigm, events), datasets=[dataset],
                 random_state=42, overwrite=True, hdf5_path=str(tmp / "moabb"),
-                cv_class=FoldKFold,
+                cv_class=FoldReportingKFold,
             ).process({s.name: s.pipeline for s in specs})  # fmt: skip
             ours = run_benchmark(files, "PhysionetMI", tmp / "ours", subjects=[1],
                                  paradigm=paradigm, events=events, seed=42, quiet=True,

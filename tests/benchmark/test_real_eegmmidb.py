@@ -17,6 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from neurodecode.benchmark import load_pipelines, run_benchmark
 from neurodecode.benchmark.datasets import make_moabb_paradigm
+from neurodecode.benchmark.moabb_folds import FoldReportingKFold
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "eegmmidb_S001_imagery"
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
@@ -59,20 +60,6 @@ def physionet(tmp_path_factory):
             os.environ[k] = v
 
 
-class _FoldKFold(StratifiedKFold):
-    """StratifiedKFold that tells MOABB its fold index, so MOABB reports every fold."""
-
-    metadata_columns = ["fold"]
-
-    def split(self, X, y=None, groups=None):
-        for fold, split in enumerate(super().split(X, y, groups)):
-            self._fold = fold
-            yield split
-
-    def get_metadata(self):
-        return {"fold": self._fold}
-
-
 def test_per_fold_scores_equal_moabb_within_session(physionet, tmp_path):
     import moabb
     from moabb.evaluations import WithinSessionEvaluation
@@ -83,7 +70,7 @@ def test_per_fold_scores_equal_moabb_within_session(physionet, tmp_path):
     evaluation = WithinSessionEvaluation(
         paradigm=make_moabb_paradigm("LeftRightImagery", TASKS["left/right"]),
         datasets=[physionet], random_state=42, overwrite=True, hdf5_path=str(tmp_path / "m"),
-        cv_class=_FoldKFold,
+        cv_class=FoldReportingKFold,
     )  # fmt: skip
     theirs = evaluation.process({s.name: s.pipeline for s in specs})
     ours = run_benchmark(files, "PhysionetMI", tmp_path / "ours", subjects=[1],
