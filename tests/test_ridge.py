@@ -108,3 +108,17 @@ def test_matches_himalaya_ridgecv_on_the_same_folds():
     assert len(set(ours.best_alphas_)) > 1  # the penalties differ between targets
     np.testing.assert_allclose(ours.coef_, np.asarray(ref.coef_), atol=1e-8)
     np.testing.assert_allclose(ours.intercept_, np.asarray(ref.intercept_), atol=1e-8)
+
+
+def test_without_intercept_matches_sklearn():
+    X, Y, _ = _world(n=90, p=20, seed=4)
+    Y = Y + 3.0  # an offset that only an intercept could absorb
+    alphas = np.logspace(-2, 4, 13)
+    folds = list(KFold(5).split(X))
+    ours = MultiRidgeCV(alphas=alphas, cv=folds, standardize=False, fit_intercept=False)
+    ours.fit(X, Y)
+    for j in range(Y.shape[1]):
+        ref = GridSearchCV(Ridge(fit_intercept=False), {"alpha": alphas}, cv=folds,
+                           scoring="neg_mean_squared_error").fit(X, Y[:, j])
+        assert ours.best_alphas_[j] == pytest.approx(ref.best_params_["alpha"])
+        np.testing.assert_allclose(ours.predict(X)[:, j], ref.predict(X), rtol=1e-6, atol=1e-8)
