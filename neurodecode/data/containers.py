@@ -22,6 +22,16 @@ MODALITIES = ("fmri", "meg", "eeg", "seeg", "ecog", "fc", "features")
 TIMESERIES_MODALITIES = ("meg", "eeg", "seeg", "ecog")
 
 
+def means_by_id(x, ids) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``x`` (n, ...) averaged over rows sharing an id: ``(unique ids (sorted),
+    means (n_ids, ...))``, float64."""
+    x = np.asarray(x, dtype=np.float64)
+    unique, inverse = np.unique(np.asarray(ids), return_inverse=True)
+    sums = np.zeros((len(unique),) + x.shape[1:])
+    np.add.at(sums, inverse, x)
+    return unique, sums / np.bincount(inverse).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
 @dataclass
 class TrialData:
     """Trials of one subject in one modality.
@@ -150,14 +160,9 @@ class TrialData:
         """
         if self.stimulus_ids is None:
             raise DataError(f"subject {self.subject}: averaging repetitions needs stimulus_ids")
-        ids, first, inverse, counts = np.unique(
-            self.stimulus_ids, return_index=True, return_inverse=True, return_counts=True
-        )
+        ids, first, counts = np.unique(self.stimulus_ids, return_index=True, return_counts=True)
         order = np.argsort(first)
-        X = np.asarray(self.X, dtype=np.float64)
-        sums = np.zeros((len(ids),) + X.shape[1:])
-        np.add.at(sums, inverse, X)
-        means = (sums / counts.reshape((-1,) + (1,) * (X.ndim - 1)))[order]
+        means = means_by_id(self.X, self.stimulus_ids)[1][order]
         meta = self.metadata.iloc[first[order]].reset_index(drop=True)
         meta["n_repetitions"] = counts[order]
         return replace(

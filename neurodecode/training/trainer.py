@@ -16,8 +16,8 @@ a ridge part (``ridge``, ``ridge+deep``) get it fitted in closed form first
 (:func:`fit_ridge`); a ``ridge+deep`` decoder trains its deep part alone (``mix`` = 1), then
 chooses each head's blend of deep and ridge on the validation split (:func:`choose_mix`);
 the ridge part used there is refitted without the validation trials (one solve, at the
-penalties chosen by CV on all trials, which if anything favours ridge in the blend) and replaced at the end by the fit on all training trials, which equals
-the ``ridge`` decoder's.
+penalties chosen by CV on all trials, which if anything favours ridge in the blend) and
+replaced at the end by the fit on all training trials, which equals the ``ridge`` decoder's.
 """
 
 from __future__ import annotations
@@ -184,13 +184,9 @@ def _rows_r(p: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def _per_stimulus(x: np.ndarray, ids: np.ndarray | None) -> np.ndarray:
     """Rows of ``x`` (n, ...) averaged over the trials of each stimulus (sorted ids)."""
-    if ids is None:
-        return x
-    ids = np.asarray(ids)
-    _, inverse = np.unique(ids, return_inverse=True)
-    sums = np.zeros((inverse.max() + 1, *x.shape[1:]))
-    np.add.at(sums, inverse, x)
-    return sums / np.bincount(inverse).reshape(-1, *[1] * (x.ndim - 1))
+    from neurodecode.data.containers import means_by_id
+
+    return x if ids is None else means_by_id(x, ids)[1]
 
 
 #: Losses that train a head to tell stimuli apart; its blend is chosen by identification.
