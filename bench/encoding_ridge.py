@@ -5,7 +5,7 @@ half of each held-out fold, scored on the other: one SVD per fold serves every a
 target) against scikit-learn doing the same protocol by brute force (``Ridge`` refitted per
 alpha on each fold, ``alpha_per_target`` chosen on the validation half), on the same data, and
 checks both give the same held-out predictions. Also times the inner-CV variant (the shared
-:class:`neurodecode.ridge.MultiRidgeCV`, himalaya) and banded ridge (himalaya BandedRidgeCV).
+:class:`neurodecode.ridge.MultiRidgeCV`) and banded ridge (himalaya BandedRidgeCV).
 Writes ``bench/results/encoding_ridge.json``. ``--targets`` sets the target counts.
 
 Usage: ``python bench/encoding_ridge.py [--targets 1000 10000]``
